@@ -1,0 +1,159 @@
+"""The story the collection exists for, against a real sshd, real agents,
+real tmux and screen: panes started before a disconnect keep a working agent
+after reconnecting with another agent."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+LINK = "/home/{user}/.ssh/ssh_auth_sock"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    return predicate()
+
+
+def pane_keys(target, user, out, send):
+    """Have a pane's own shell run `ssh-add -l`, and read what it answered."""
+    target.run(user, f"rm -f {out}; {send}")
+
+    def answer():
+        return target.run(user, f"cat {out} 2>/dev/null", check=False).stdout.decode()
+
+    return wait_for(answer)
+
+
+def tmux_keys(target, user, pane):
+    out = f"/tmp/pane-{user}-{pane.replace(':', '-').replace('.', '-')}"
+    send = f"tmux send-keys -t {pane} 'ssh-add -l >{out}.tmp 2>&1; mv {out}.tmp {out}' Enter"
+    return pane_keys(target, user, out, send)
+
+
+def screen_keys(target, user, window):
+    out = f"/tmp/window-{user}-{window}"
+    send = f"screen -S story -p {window} -X stuff 'ssh-add -l >{out}.tmp 2>&1; mv {out}.tmp {out}\\n'"
+    return pane_keys(target, user, out, send)
+
+
+def test_tmux_panes_survive_reconnect(target, agents):
+    user = "alice"
+    laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
+    with target.session(user, laptop_a) as first:
+        # Start tmux from the first connection, with panes and windows, then detach.
+        target.run(user, "tmux kill-server 2>/dev/null; tmux new-session -d -s story"
+                         " && tmux split-window -t story && tmux new-window -t story", agent=laptop_a)
+        assert "laptop-A" in tmux_keys(target, user, "story:0.0")
+    # Logged out: the first connection's socket is gone.
+    assert target.root(f"test -e {first.sock} && echo present || echo gone").strip() == "gone"
+    with target.session(user, laptop_b) as second:
+        assert target.link_target(user) == second.sock
+        for pane in ("story:0.0", "story:0.1", "story:1.0"):
+            assert "laptop-B" in tmux_keys(target, user, pane), pane
+        # New sessions and windows read the stable link too, not the raw socket.
+        target.run(user, "tmux new-session -d -s later && tmux new-window -t later", agent=laptop_b)
+        env = target.run(user, "tmux show-environment -t later SSH_AUTH_SOCK; "
+                               "tmux show-environment -g SSH_AUTH_SOCK", check=False).stdout.decode()
+        assert f"SSH_AUTH_SOCK={LINK.format(user=user)}" in env
+        assert f"SSH_AUTH_SOCK={second.sock}" not in env
+        assert "laptop-B" in tmux_keys(target, user, "later:1.0")
+    target.run(user, "tmux kill-server", check=False)
+
+
+def test_tmux_update_environment_keeps_other_defaults(target):
+    out = target.run("alice", "tmux -L ue start-server \\; show-options -g update-environment").stdout.decode()
+    names = [line.split()[-1] for line in out.splitlines()]
+    assert "SSH_AUTH_SOCK" not in names
+    assert {"DISPLAY", "SSH_CONNECTION", "XAUTHORITY"} <= set(names)
+
+
+def test_tmux_attach_follows_attaching_laptop(target, agents):
+    user = "alice"
+    laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
+    with target.session(user, laptop_a) as first:
+        target.run(user, "tmux kill-server 2>/dev/null; tmux new-session -d -s follow", agent=laptop_a)
+        assert target.link_target(user) == first.sock
+        # Another laptop attaches while the first connection is still open.
+        with target.session(user, laptop_b, command="exec tmux attach -t follow") as attach:
+            assert wait_for(lambda: target.link_target(user) == attach.sock), target.link_target(user)
+            assert "laptop-B" in tmux_keys(target, user, "follow:0.0")
+    target.run(user, "tmux kill-server", check=False)
+
+
+def test_screen_windows_survive_reconnect(target, agents):
+    user = "bob"
+    laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
+    with target.session(user, laptop_a):
+        target.run(user, "screen -wipe >/dev/null; screen -dmS story && sleep 0.5 && screen -S story -X screen",
+                   agent=laptop_a, check=False)
+        assert "laptop-A" in screen_keys(target, user, 0)
+    with target.session(user, laptop_b):
+        assert "laptop-B" in screen_keys(target, user, 0)
+        assert "laptop-B" in screen_keys(target, user, 1)
+    target.run(user, "screen -S story -X quit", check=False)
+
+
+def test_stale_socket_of_killed_sshd_is_replaced(target, agents):
+    user = "carol"
+    laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
+    first = target.session(user, laptop_a)
+    assert target.link_target(user) == first.sock
+    target.root(f"kill -9 {first.sshd_pid}")
+    first.close()
+    # The socket file stays behind: [ -S ] alone would call it alive.
+    assert target.root(f"test -S {first.sock} && echo stale").strip() == "stale"
+    # The next connection, even a non-interactive one, takes the link over.
+    with target.session(user, laptop_b, tty=False) as second:
+        assert target.link_target(user) == second.sock
+        assert "laptop-B" in target.keys_through_link(user)
+
+
+def test_short_connections_never_steal_the_link(target, agents):
+    user = "dave"
+    laptop, rsync = agents("laptop"), agents("rsync")
+    with target.session(user, laptop) as owner:
+        assert target.link_target(user) == owner.sock
+        procs = []
+        env = dict(os.environ, SSH_AUTH_SOCK=rsync.sock)
+        for _connection in range(50):
+            procs.append(subprocess.Popen(target.argv(user, "true", rsync), env=env,
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+            if len(procs) % 10 == 0:
+                for proc in procs[-10:]:
+                    assert proc.wait(timeout=60) == 0
+        assert target.link_target(user) == owner.sock
+        assert "laptop" in target.keys_through_link(user)
+
+
+def test_x11_cookie_reaches_xauth(target):
+    proc = target.run("erin", "echo DISPLAY=$DISPLAY; xauth list", x11=True, env={"DISPLAY": ":99"})
+    out = proc.stdout.decode()
+    display = out.splitlines()[0].split("=", 1)[1]
+    assert display.startswith("localhost:"), out
+    number = display.split(":", 1)[1].split(".")[0]
+    assert f"unix:{number}" in out, out
+
+
+def test_rc_output_is_byte_identical(target, agents):
+    agent = agents("laptop")
+    with_rc = target.run("alice", "printf x", agent=agent).stdout
+    without_rc = target.run("root", "printf x", agent=agent).stdout
+    assert with_rc == without_rc == b"x"
+
+
+@pytest.mark.parametrize("path, content", [(".tmux.conf", "set -g history-limit 4242\n"),
+                                           (".screenrc", "defscrollback 4242\n")])
+def test_existing_dotfiles_survive(host, path, content):
+    dotfile = host.file(f"/home/alice/{path}")
+    assert dotfile.content_string.startswith(content)
+    assert "# BEGIN happyssh.agent" in dotfile.content_string
+    assert dotfile.user == "alice"
+    assert dotfile.mode == 0o600
