@@ -48,7 +48,7 @@ def test_tmux_panes_survive_reconnect(target, agents):
     laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
     with target.session(user, laptop_a) as first:
         # Start tmux from the first connection, with panes and windows, then detach.
-        target.run(user, "tmux kill-server 2>/dev/null; tmux new-session -d -s story"
+        target.run(user, "tmux kill-session -t story 2>/dev/null; tmux new-session -d -s story"
                          " && tmux split-window -t story && tmux new-window -t story", agent=laptop_a)
         assert "laptop-A" in tmux_keys(target, user, "story:0.0")
     # Logged out: the first connection's socket is gone.
@@ -78,7 +78,7 @@ def test_tmux_attach_follows_attaching_laptop(target, agents):
     user = "alice"
     laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
     with target.session(user, laptop_a) as first:
-        target.run(user, "tmux kill-server 2>/dev/null; tmux new-session -d -s follow", agent=laptop_a)
+        target.run(user, "tmux kill-session -t follow 2>/dev/null; tmux new-session -d -s follow", agent=laptop_a)
         assert target.link_target(user) == first.sock
         # Another laptop attaches while the first connection is still open.
         with target.session(user, laptop_b, command="exec tmux attach -t follow") as attach:
