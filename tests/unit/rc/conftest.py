@@ -1,0 +1,438 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, happyssh.agent contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Fixtures for running the rendered ~/.ssh/rc and happyssh-link the way sshd runs them.
+
+The templates are rendered once per session by ansible-playbook, with the same modules and
+arguments as roles/forwarding/tasks/rc.yml and dotfile.yml (template for the script,
+blockinfile at the top of ~/.ssh/rc for the rc block), into a temporary HOME.
+
+Forwarded agents are real ssh-agents whose sockets sit where OpenSSH puts them:
+/tmp/ssh-XXXXXXXXXX/agent.<pid> (up to 10.0) or ~/.ssh/agent/s.<hash>.sshd.<pid>.<random>
+(10.1), <pid> being a stand-in for the session's sshd: a sleep whose argv[0] reads
+"sshd: root@pts/3" or "sshd: root@notty".
+
+The script scans /tmp/ssh-*, and other sessions on this host may have real root sockets
+there (or would find ours). When unshare(1) works, every shell therefore runs in a private
+mount namespace whose /tmp is a bind mount of our own directory; paths the script sees
+(/tmp/ssh-...) are mapped back with Env.real(). Without it (not root, no unshare) the real
+/tmp is used, and a live root socket of someone else there can change which one is picked.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import shutil
+import signal
+import socket
+import stat
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+TEMPLATES = os.path.join(ROOT, 'roles', 'forwarding', 'templates')
+DEFAULTS = os.path.join(ROOT, 'roles', 'forwarding', 'defaults', 'main.yml')
+PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+USER = getpass.getuser()
+NOBODY = 65534
+
+SHELLS = {
+    'dash': ['dash'],
+    'bash': ['bash'],
+    'busybox': ['busybox', 'sh'],
+    'mksh': ['mksh'],
+    'posh': ['posh'],
+}
+
+PLAYBOOK = """\
+- name: Render the forwarding templates as the role does
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Install the link keeper script (tasks/rc.yml)
+      ansible.builtin.template:
+        src: {templates}/happyssh-link.sh.j2
+        dest: "{{{{ forwarding_script_path }}}}"
+        mode: "0644"
+    - name: Write the managed block in ~/.ssh/rc (tasks/dotfile.yml, style block)
+      ansible.builtin.blockinfile:
+        path: "{{{{ forwarding_home }}}}/.ssh/rc"
+        block: "{{{{ lookup('ansible.builtin.template', '{templates}/rc.sh.j2') | trim }}}}"
+        marker: "# {{mark}} happyssh.agent rc (managed by Ansible)"
+        insertbefore: BOF
+        create: true
+        mode: "0644"
+"""
+
+
+def _shell_available(name):
+    argv = SHELLS[name]
+    if shutil.which(argv[0]) is None:
+        return False
+    if argv[0] == 'busybox':
+        return subprocess.run(['busybox', 'sh', '-c', ':'], check=False).returncode == 0
+    return True
+
+
+@pytest.fixture(params=list(SHELLS))
+def shell(request):
+    """Each shell the script claims to support, skipped when not installed."""
+    if not _shell_available(request.param):
+        pytest.skip('%s is not installed' % request.param)
+    return SHELLS[request.param]
+
+
+def _randname(length=10):
+    return ''.join(random.choice(string.ascii_letters + string.digits) for dummy in range(length))
+
+
+def _wait(predicate, what, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out waiting for %s' % what)
+        time.sleep(0.005)
+
+
+def _namespace_works(tmp_dir):
+    probe = os.path.join(tmp_dir, '.happyssh-ns-probe')
+    with open(probe, 'w'):
+        pass
+    try:
+        result = subprocess.run(
+            ['unshare', '-m', '--propagation', 'private', '/bin/sh', '-c',
+             'mount --bind "$0" /tmp && test -e /tmp/.happyssh-ns-probe', tmp_dir],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        os.unlink(probe)
+    return result.returncode == 0
+
+
+def _render(home, work):
+    playbook = os.path.join(work, 'render.yml')
+    with open(playbook, 'w') as f:
+        f.write(PLAYBOOK.format(templates=TEMPLATES))
+    venv_bin = os.path.dirname(sys.executable)
+    ansible_playbook = os.path.join(venv_bin, 'ansible-playbook')
+    if not os.path.exists(ansible_playbook):
+        ansible_playbook = shutil.which('ansible-playbook')
+    if ansible_playbook is None:
+        pytest.skip('ansible-playbook is not installed')
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCAL_TEMP=os.path.join(work, 'ansible-local'),
+               ANSIBLE_REMOTE_TEMP=os.path.join(work, 'ansible-remote'))
+    result = subprocess.run(
+        [ansible_playbook, '-i', 'localhost,', '-c', 'local', playbook,
+         '-e', '@' + DEFAULTS,
+         '-e', 'forwarding_home=' + home,
+         '-e', 'forwarding_script_path=' + os.path.join(home, '.ssh', 'happyssh-link'),
+         '-e', 'ansible_python_interpreter=' + sys.executable],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, 'rendering failed:\n%s\n%s' % (result.stdout, result.stderr)
+
+
+class Session:
+    """One forwarded agent: a fake session sshd and a real ssh-agent at OpenSSH's path."""
+
+    def __init__(self, env, name, tty, layout, sshd_name):
+        self.env = env
+        self.name = name
+        self.procs = []
+        self.held = []
+        self.listener = self.stop = self.thread = None
+        title = '%s: %s@%s' % (sshd_name, USER, 'pts/3' if tty else 'notty')
+        self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" sleep 300', title])
+        _wait(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
+        pid = self.sshd.pid
+        if layout == 'tmp':
+            self.dir = os.path.join('/tmp', 'ssh-' + _randname())
+            self.sock = os.path.join(self.dir, 'agent.%d' % pid)
+        else:
+            self.dir = os.path.join(env.home, '.ssh', 'agent')
+            self.sock = os.path.join(self.dir, 's.%s.sshd.%d.%s' % (_randname(16).lower(), pid, _randname(10)))
+        os.makedirs(self.real_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.real_dir, 0o700)
+        self.agent = self._spawn(['ssh-agent', '-D', '-a', self.real])
+        _wait(lambda: os.path.exists(self.real), 'the agent socket of %s' % name)
+        key = os.path.join(env.keys, name)
+        if not os.path.exists(key):
+            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(['ssh-add', '-q', key], env=dict(os.environ, SSH_AUTH_SOCK=self.real),
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+    def _spawn(self, argv):
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def _cmdline(self):
+        try:
+            with open('/proc/%d/cmdline' % self.sshd.pid, 'rb') as f:
+                return f.read()
+        except OSError:
+            return b''
+
+    @property
+    def real(self):
+        return self.env.real(self.sock)
+
+    @property
+    def real_dir(self):
+        return self.env.real(self.dir)
+
+    def kill_sshd(self):
+        """The session's sshd dies without cleaning up (SIGKILL): its socket file stays."""
+        self.sshd.kill()
+        self.sshd.wait()
+        self.agent.kill()
+        self.agent.wait()
+        assert stat.S_ISSOCK(os.lstat(self.real).st_mode)
+
+    def remove(self):
+        """The session ended normally: sshd and the socket are gone."""
+        self.close()
+        if os.path.lexists(self.real):
+            os.unlink(self.real)
+
+    def hang(self, how='listener'):
+        """A frozen client: connecting still succeeds, nothing ever answers.
+
+        'sigstop' stops the real agent; 'listener' puts a socket in its place that accepts and
+        never answers, and counts the connections (the script's probes) in self.probes.
+        """
+        if how == 'sigstop':
+            self.agent.send_signal(signal.SIGSTOP)
+            return
+        self.agent.kill()
+        self.agent.wait()
+        os.unlink(self.real)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.real)
+        self.listener.listen(64)
+        self.listener.settimeout(0.05)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, dummy = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    @property
+    def probes(self):
+        return len(self.held)
+
+    def close(self):
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+            self.thread = None
+            for conn in self.held + [self.listener]:
+                conn.close()
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(signal.SIGCONT)
+                    proc.terminate()
+                    proc.wait(5)
+                except (OSError, subprocess.TimeoutExpired):
+                    proc.kill()
+                    proc.wait()
+
+
+class Env:
+    """A temporary HOME with the rendered rc and script, and helpers to run them."""
+
+    def __init__(self, base, namespaced, pristine):
+        self.base = base
+        self.namespaced = namespaced
+        self.pristine = pristine
+        self.home = os.path.join(base, 'home')
+        self.tmp = os.path.join(base, 'tmp') if namespaced else '/tmp'
+        self.keys = os.path.join(base, 'keys')
+        self.ssh = os.path.join(self.home, '.ssh')
+        self.link = os.path.join(self.ssh, 'ssh_auth_sock')
+        self.state = self.link + '.owner'
+        self.lock = self.link + '.lock'
+        self.script = os.path.join(self.ssh, 'happyssh-link')
+        self.rc = os.path.join(self.ssh, 'rc')
+        self.sessions = []
+        self.procs = []
+
+    def real(self, path):
+        """Where a path the script sees is, seen from here."""
+        if self.namespaced and (path == '/tmp' or path.startswith('/tmp/')):
+            return self.tmp + path[len('/tmp'):]
+        return path
+
+    def reset(self):
+        for entry in os.listdir(self.home):
+            if entry != '.ssh':
+                _remove(os.path.join(self.home, entry))
+        for entry in os.listdir(self.ssh):
+            _remove(os.path.join(self.ssh, entry))
+        for name, data in self.pristine.items():
+            with open(os.path.join(self.ssh, name), 'wb') as f:
+                f.write(data)
+        os.chmod(self.ssh, 0o700)
+
+    def session(self, name, tty=False, layout='tmp', sshd_name='sshd'):
+        sess = Session(self, name, tty, layout, sshd_name)
+        self.sessions.append(sess)
+        return sess
+
+    def spawn(self, argv, env):
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def close(self):
+        for sess in self.sessions:
+            sess.close()
+            if sess.dir.startswith('/tmp/'):
+                _remove(sess.real_dir)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.sessions = []
+        self.procs = []
+
+    def _wrap(self, argv):
+        if not self.namespaced:
+            return argv
+        return ['unshare', '-m', '--propagation', 'private', '/bin/sh', '-c',
+                'mount --bind "$0" /tmp && exec "$@"', self.tmp] + argv
+
+    def _run(self, argv, variables, stdin, timeout):
+        base = {'HOME': self.home, 'PATH': PATH, 'USER': USER, 'LOGNAME': USER, 'SHELL': '/bin/sh'}
+        base.update(variables)
+        env_argv = ['env', '-i'] + ['%s=%s' % item for item in sorted(base.items())]
+        started = time.monotonic()
+        result = subprocess.run(self._wrap(env_argv + argv), input=stdin, capture_output=True,
+                                timeout=timeout, check=False)
+        result.elapsed = time.monotonic() - started
+        # The session's data stream: not one byte, in any case.
+        assert result.stdout == b'', 'stdout: %r stderr: %r' % (result.stdout, result.stderr)
+        # The lock is released and no temporary file is left behind.
+        assert not os.path.lexists(self.lock) or self.lock_is_foreign(), 'lock left behind'
+        leftovers = [n for n in os.listdir(self.ssh) if '.tmp.' in n]
+        assert not leftovers, 'temporary files left behind: %s' % leftovers
+        return result
+
+    foreign_lock = None
+
+    def lock_is_foreign(self):
+        return self.foreign_lock is not None and os.path.islink(self.lock) \
+            and os.readlink(self.lock) == self.foreign_lock
+
+    def login(self, shell, sock, tty=False, stdin=b'', extra=None, timeout=20):
+        """Run ~/.ssh/rc as sshd does: $SHELL -c '/bin/sh ~/.ssh/rc', stdin an empty pipe."""
+        variables = {'SSH_AUTH_SOCK': sock if isinstance(sock, str) else sock.sock}
+        if tty:
+            variables['SSH_TTY'] = '/dev/pts/9'
+        variables.update(extra or {})
+        command = ' '.join(shell) + ' "$HOME/.ssh/rc"'
+        return self._run(shell + ['-c', command], variables, stdin, timeout)
+
+    def hook(self, shell, *args, extra=None, timeout=20):
+        """Run the script as the tmux hook or the prompt hook do: sh happyssh-link MODE [ARG]."""
+        return self._run(shell + [self.script] + [str(a) for a in args], extra or {}, b'', timeout)
+
+    def target(self):
+        """The link's target as the script wrote it, or None."""
+        return os.readlink(self.link) if os.path.islink(self.link) else None
+
+    def owner(self):
+        """The state file: [kind, target], or None."""
+        if not os.path.exists(self.state):
+            return None
+        with open(self.state) as f:
+            return f.read().split()
+
+    def through_link(self):
+        """Comments of the keys of the agent the link leads to, as a client in the session sees it."""
+        argv = self._wrap(['env', 'SSH_AUTH_SOCK=' + self.link, 'ssh-add', '-l'])
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10, check=False)
+        return [line.split()[2] for line in result.stdout.splitlines() if len(line.split()) >= 3]
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+@pytest.fixture(scope='session')
+def rendered():
+    """A base directory with home/.ssh/{rc,happyssh-link} rendered by Ansible, once per session."""
+    for tool in ('ssh-agent', 'ssh-add', 'ssh-keygen'):
+        if shutil.which(tool) is None:
+            pytest.skip('%s is not installed' % tool)
+    # Not under /tmp: inside the namespace /tmp is replaced, HOME must stay visible.
+    parent = '/var/tmp' if os.access('/var/tmp', os.W_OK) else None
+    base = tempfile.mkdtemp(prefix='happyssh-rc-', dir=parent)
+    try:
+        home = os.path.join(base, 'home')
+        for sub in ('home/.ssh', 'tmp', 'keys', 'work'):
+            os.makedirs(os.path.join(base, sub), mode=0o700)
+        _render(home, os.path.join(base, 'work'))
+        pristine = {}
+        for name in ('rc', 'happyssh-link'):
+            with open(os.path.join(home, '.ssh', name), 'rb') as f:
+                pristine[name] = f.read()
+        yield base, _namespace_works(os.path.join(base, 'tmp')), pristine
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope='session')
+def path_without_timeout(rendered):
+    """A PATH with every command of the usual one except timeout(1), as on hosts without coreutils."""
+    bindir = os.path.join(rendered[0], 'bin-no-timeout')
+    os.mkdir(bindir)
+    for directory in reversed(PATH.split(':')):
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            path = os.path.join(directory, name)
+            if name != 'timeout' and os.access(path, os.X_OK) and not os.path.isdir(path):
+                link = os.path.join(bindir, name)
+                if os.path.lexists(link):
+                    os.unlink(link)
+                os.symlink(path, link)
+    return bindir
+
+
+@pytest.fixture
+def env(rendered):
+    base, namespaced, pristine = rendered
+    environment = Env(base, namespaced, pristine)
+    environment.reset()
+    try:
+        yield environment
+    finally:
+        environment.close()
+        environment.reset()
