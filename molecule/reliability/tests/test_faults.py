@@ -1,0 +1,114 @@
+"""Faults, each with its expected outcome: logins keep working, the rc stays
+silent and bounded, and the link ends on a live agent whenever one exists."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+
+def test_frozen_owner_does_not_hang_login(target, agents, figures):
+    user = "tess"
+    laptop, other = agents("suspended"), agents("awake")
+    with target.session(user, laptop) as owner:
+        os.kill(owner.proc.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            with target.session(user, other) as fresh:
+                # The session is up once its rc is done: bounded by the probe
+                # timeout (2 s), not by the frozen client.
+                seconds = time.monotonic() - start
+                figures["frozen_owner_login_s"] = round(seconds, 2)
+                assert seconds < 15
+                assert target.link_target(user) == fresh.sock
+        finally:
+            os.kill(owner.proc.pid, signal.SIGCONT)
+
+
+def test_agent_killed_behind_live_connection(target, agents):
+    user = "uma"
+    laptop, other = agents("crashed"), agents("fine")
+    with target.session(user, laptop) as owner:
+        assert target.link_target(user) == owner.sock
+        laptop.stop()
+        with target.session(user, other) as fresh:
+            assert target.link_target(user) == fresh.sock
+            assert "fine" in target.keys_through_link(user)
+
+
+def test_stale_lock_of_killed_rc_is_broken(target, agents):
+    user = "sam"
+    target.root(f"rm -f ~{user}/.ssh/ssh_auth_sock.lock; ln -s 999999 ~{user}/.ssh/ssh_auth_sock.lock")
+    with target.session(user, agents("laptop")) as session:
+        assert target.link_target(user) == session.sock
+    assert target.root(f"test -e ~{user}/.ssh/ssh_auth_sock.lock -o -L ~{user}/.ssh/ssh_auth_sock.lock"
+                       " && echo held || echo free").strip() == "free"
+
+
+@pytest.mark.parametrize("user", ["pia", "quinn"])  # fish, tcsh
+def test_non_posix_login_shell(target, agents, user):
+    agent = agents("laptop")
+    with target.session(user, agent) as session:
+        assert target.link_target(user) == session.sock
+        assert "laptop" in target.keys_through_link(user)
+    assert target.run(user, "printf x", agent=agent).stdout == b"x"
+
+
+def test_home_with_a_space_gets_no_user_rc(target, agents):
+    # sshd runs `/bin/sh <home>/.ssh/rc` unquoted: with a space in the home, a
+    # user rc cannot run and would only print errors, so the role leaves it out.
+    assert target.root("test -e '/home/rita smith/.ssh/rc' && echo rc || echo none").strip() == "none"
+    proc = target.run("rita", "printf x", agent=agents("laptop"))
+    assert proc.stdout == b"x" and proc.stderr == b""
+    assert "set-environment -g SSH_AUTH_SOCK \"/home/rita smith/.ssh/ssh_auth_sock\"" in \
+        target.root("cat '/home/rita smith/.tmux.conf'")
+
+
+def test_read_only_ssh_directory(target, agents):
+    user = "nico"
+    target.root(f"rm -f ~{user}/.ssh/ssh_auth_sock*; chmod 555 ~{user}/.ssh")
+    try:
+        proc = target.run(user, "printf x", agent=agents("laptop"))
+        assert proc.stdout == b"x"
+        assert proc.stderr == b""
+        listing = target.root(f"ls -A ~{user}/.ssh").split()
+        assert sorted(listing) == ["happyssh-link", "rc"], listing
+    finally:
+        target.root(f"chmod 700 ~{user}/.ssh")
+
+
+def apply_role(extra_vars):
+    playbook = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                "    - ansible.builtin.include_role:\n        name: happyssh.agent.forwarding\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        handle.write(playbook)
+    try:
+        return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], handle.name,
+                               "-e", extra_vars], capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        os.unlink(handle.name)
+
+
+def test_system_scope_and_missing_ssh_directory(target, agents):
+    proc = apply_role('{"forwarding_scope": "system"}')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # The role names the homes whose own ~/.ssh/rc makes sshd skip /etc/ssh/sshrc.
+    assert "/home/lena" in proc.stdout and "sshrc" in proc.stdout
+    try:
+        agent = agents("laptop")
+        # wendy has ~/.ssh but no rc of her own: /etc/ssh/sshrc keeps her link.
+        with target.session("wendy", agent) as session:
+            assert target.link_target("wendy") == session.sock
+        # rita's home has a space: /etc/ssh/sshrc (no user rc) keeps her link.
+        with target.session("rita", agent) as session:
+            assert target.root("readlink '/home/rita smith/.ssh/ssh_auth_sock'").strip() == session.sock
+            assert "laptop" in target.keys_through_link("rita")
+        # olga has no ~/.ssh at all: the login works and stays silent.
+        proc = target.run("olga", "printf x", agent=agent)
+        assert proc.stdout == b"x" and proc.stderr == b""
+        assert target.root("test -e ~olga/.ssh && echo made || echo none").strip() == "none"
+    finally:
+        target.root("rm -f /etc/ssh/sshrc /etc/tmux.conf /etc/screenrc; rm -rf /usr/local/lib/happyssh")
