@@ -106,6 +106,9 @@ def _wait(predicate, what, timeout=5.0):
 
 
 def _namespace_works(tmp_dir):
+    # A checkout or venv under /tmp would vanish behind the bind mount.
+    if any(os.path.realpath(path).startswith('/tmp/') for path in (__file__, sys.prefix)):
+        return False
     probe = os.path.join(tmp_dir, '.happyssh-ns-probe')
     with open(probe, 'w'):
         pass
