@@ -124,4 +124,3 @@ def agents():
     yield make
     for agent in made:
         agent.stop()
-
