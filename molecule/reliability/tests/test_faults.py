@@ -3,11 +3,11 @@ silent and bounded, and the link ends on a live agent whenever one exists."""
 
 import os
 import signal
-import subprocess
-import tempfile
 import time
 
 import pytest
+
+from harness import apply_role
 
 
 def test_frozen_owner_does_not_hang_login(target, agents, figures):
@@ -78,18 +78,6 @@ def test_read_only_ssh_directory(target, agents):
         assert sorted(listing) == ["happyssh-link", "rc"], listing
     finally:
         target.root(f"chmod 700 ~{user}/.ssh")
-
-
-def apply_role(extra_vars):
-    playbook = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
-                "    - ansible.builtin.include_role:\n        name: happyssh.agent.forwarding\n")
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        handle.write(playbook)
-    try:
-        return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], handle.name,
-                               "-e", extra_vars], capture_output=True, text=True, timeout=300, check=False)
-    finally:
-        os.unlink(handle.name)
 
 
 def test_system_scope_and_missing_ssh_directory(target, agents):

@@ -106,6 +106,20 @@ class Agent:
         self.proc.wait(timeout=10)
 
 
+def apply_role(extra_vars, tasks_from="main"):
+    """Run happyssh.agent.forwarding on the scenario's host with ansible-playbook."""
+    playbook = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                "    - ansible.builtin.include_role:\n        name: happyssh.agent.forwarding\n"
+                f"        tasks_from: {tasks_from}\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        handle.write(playbook)
+    try:
+        return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], handle.name,
+                               "-e", extra_vars], capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        os.unlink(handle.name)
+
+
 @pytest.fixture(scope="module")
 def target(host):
     hostvars = host.ansible.get_variables()

@@ -41,3 +41,10 @@ def test_module_never_links_another_users_agent(target, planted):
     assert target.link_target(VICTIM) == victim.sock
     planted_entry = [c for c in result["candidates"] if c["path"] == sock]
     assert planted_entry and "owned" in planted_entry[0]["reason"], result["candidates"]
+
+
+def test_prompt_hook_never_links_another_users_agent(target, planted):
+    victim, sock = planted
+    target.root(f"ln -sfn /tmp/ssh-gone/agent.1 /home/{VICTIM}/.ssh/ssh_auth_sock")
+    target.run(VICTIM, "/bin/sh ~/.ssh/happyssh-link prompt")
+    assert target.link_target(VICTIM) == victim.sock
