@@ -155,6 +155,9 @@ class Session:
         self.procs = []
         self.held = []
         self.listener = self.stop = self.thread = None
+        self.dir = None
+        # Registered first, so a session that fails half-way is still cleaned up.
+        env.sessions.append(self)
         title = '%s: %s@%s' % (sshd_name, USER, 'pts/3' if tty else 'notty')
         self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" sleep 300', title])
         _wait(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
@@ -168,13 +171,24 @@ class Session:
         os.makedirs(self.real_dir, mode=0o700, exist_ok=True)
         os.chmod(self.real_dir, 0o700)
         self.agent = self._spawn(['ssh-agent', '-D', '-a', self.real])
-        _wait(lambda: os.path.exists(self.real), 'the agent socket of %s' % name)
+        # The socket file appears before the agent accepts connections.
+        _wait(self._listening, 'the agent of %s to listen' % name)
         key = os.path.join(env.keys, name)
         if not os.path.exists(key):
             subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
         subprocess.run(['ssh-add', '-q', key], env=dict(os.environ, SSH_AUTH_SOCK=self.real),
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+    def _listening(self):
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(self.real)
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
 
     def _spawn(self, argv):
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -300,9 +314,7 @@ class Env:
         os.chmod(self.ssh, 0o700)
 
     def session(self, name, tty=False, layout='tmp', sshd_name='sshd'):
-        sess = Session(self, name, tty, layout, sshd_name)
-        self.sessions.append(sess)
-        return sess
+        return Session(self, name, tty, layout, sshd_name)
 
     def spawn(self, argv, env):
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -313,7 +325,7 @@ class Env:
     def close(self):
         for sess in self.sessions:
             sess.close()
-            if sess.dir.startswith('/tmp/'):
+            if sess.dir is not None and sess.dir.startswith('/tmp/'):
                 _remove(sess.real_dir)
         for proc in self.procs:
             if proc.poll() is None:
@@ -333,8 +345,9 @@ class Env:
         base.update(variables)
         env_argv = ['env', '-i'] + ['%s=%s' % item for item in sorted(base.items())]
         started = time.monotonic()
+        # cwd: a working directory hidden behind the private /tmp makes posh crash.
         result = subprocess.run(self._wrap(env_argv + argv), input=stdin, capture_output=True,
-                                timeout=timeout, check=False)
+                                timeout=timeout, check=False, cwd=self.home)
         result.elapsed = time.monotonic() - started
         # The session's data stream: not one byte, in any case.
         assert result.stdout == b'', 'stdout: %r stderr: %r' % (result.stdout, result.stderr)
@@ -377,7 +390,8 @@ class Env:
     def through_link(self):
         """Comments of the keys of the agent the link leads to, as a client in the session sees it."""
         argv = self._wrap(['env', 'SSH_AUTH_SOCK=' + self.link, 'ssh-add', '-l'])
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10, check=False)
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10, check=False,
+                                cwd=self.home)
         return [line.split()[2] for line in result.stdout.splitlines() if len(line.split()) >= 3]
 
 

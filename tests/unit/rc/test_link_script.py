@@ -15,10 +15,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
 
 import pytest
 
 NOBODY = 65534
+PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 COOKIE = '0123456789abcdef0123456789abcdef'
 
@@ -404,6 +407,76 @@ def test_attach_to_gone_process_changes_nothing(env, shell):
     result = env.hook(shell, 'attach', gone.pid)
     assert result.stderr == b''
     linked(env, owner, 'tty')
+
+
+UNLINKING_LN = """#!/bin/sh
+# ln -sf as busybox and BSD do it: unlink the old name first, then create the new link.
+case $1 in
+  -sf | -fs) rm -f "$3" && sleep 0.5 && exec %s -s "$2" "$3" ;;
+esac
+exec %s "$@"
+"""
+
+
+def test_link_never_missing_while_repointed(env, shell):
+    """A reader never sees the link missing, even where ln -sf unlinks first (busybox, BSD)."""
+    real_ln = shutil.which('ln')
+    bindir = os.path.join(env.home, 'bin')
+    os.mkdir(bindir)
+    with open(os.path.join(bindir, 'ln'), 'w') as f:
+        f.write(UNLINKING_LN % (real_ln, real_ln))
+    os.chmod(os.path.join(bindir, 'ln'), 0o755)
+    owner = env.session('owner')
+    env.login(shell, owner)
+    new = env.session('new', tty=True)
+    missing = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            if not os.path.lexists(env.link):
+                missing.append(time.monotonic())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        env.login(shell, new, tty=True, extra={'PATH': bindir + ':' + PATH})
+    finally:
+        stop.set()
+        watcher.join()
+    linked(env, new, 'tty')
+    assert not missing, 'the link was missing in %d of the polls' % len(missing)
+
+
+def test_login_leaves_link_alone_while_lock_is_held(env, shell):
+    """A login does not touch the link while another holds the lock, and goes ahead once it is released."""
+    owner = env.session('owner', tty=True)
+    env.login(shell, owner, tty=True)
+    owner.kill_sshd()
+    holder = str(os.getpid())
+    os.symlink(holder, env.lock)
+    env.foreign_lock = holder
+    new = env.session('new', tty=True)
+    results = []
+    login = threading.Thread(target=lambda: results.append(env.login(shell, new, tty=True)))
+    login.start()
+    try:
+        time.sleep(0.5)
+        assert env.target() == owner.sock
+    finally:
+        os.unlink(env.lock)
+        login.join()
+    assert results, 'the login failed (see the thread exception above)'
+    linked(env, new, 'tty')
+
+
+def test_notty_login_does_not_borrow_other_notty_socket(env, shell):
+    """Only interactive sessions are borrowed: another live non-interactive socket is not."""
+    env.session('other-notty')
+    new = env.session('new')
+    env.login(shell, new)
+    linked(env, new, 'notty')
 
 
 # Lint --------------------------------------------------------------------------------------------

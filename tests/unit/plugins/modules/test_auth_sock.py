@@ -687,3 +687,29 @@ def test_absent_keeps_regular_file(box, run):
     assert box.link in result['msg']
     with open(box.link) as handle:
         assert handle.read() == 'precious\n'
+
+
+def test_link_never_goes_missing_during_repair(box, run, monkeypatch):
+    """Every filesystem step of a repair happens while a link is in place (temp name, then rename)."""
+    old = box.stale()
+    box.point(old)
+    agent = box.agent()
+    seen = []
+
+    def spy(name):
+        real = getattr(os, name)
+
+        def call(*args, **kwargs):
+            seen.append((name, os.path.lexists(box.link)))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, call)
+
+    for name in ('symlink', 'rename', 'replace', 'unlink', 'remove'):
+        spy(name)
+    result = run()
+    monkeypatch.undo()
+    assert result['status'] == 'repaired'
+    assert os.readlink(box.link) == agent
+    assert ('symlink', True) in seen
+    assert all(present for dummy, present in seen), seen
