@@ -81,7 +81,8 @@ def test_tmux_attach_follows_attaching_laptop(target, agents):
         target.run(user, "tmux kill-session -t follow 2>/dev/null; tmux new-session -d -s follow", agent=laptop_a)
         assert target.link_target(user) == first.sock
         # Another laptop attaches while the first connection is still open.
-        with target.session(user, laptop_b, command="exec tmux attach -t follow") as attach:
+        # tmux flushes its terminal when it starts: let the SOCK= line leave first.
+        with target.session(user, laptop_b, command="sleep 1; exec tmux attach -t follow") as attach:
             assert wait_for(lambda: target.link_target(user) == attach.sock), target.link_target(user)
             assert "laptop-B" in tmux_keys(target, user, "follow:0.0")
     target.run(user, "tmux kill-server", check=False)
