@@ -4,6 +4,7 @@ Molecule created, whose address and port come from its inventory.
 Each scenario's conftest.py takes the fixtures from here."""
 
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -91,8 +92,9 @@ class Agent:
         self.name = name
         self.proc = subprocess.Popen(["ssh-agent", "-D", "-a", self.sock],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The socket file appears before the agent accepts connections.
         for _attempt in range(100):
-            if os.path.exists(self.sock):
+            if self._listening():
                 break
             time.sleep(0.05)
         key = os.path.join(self.dir, "key")
@@ -100,6 +102,16 @@ class Agent:
                        check=True)
         subprocess.run(["ssh-add", "-q", key], env=dict(os.environ, SSH_AUTH_SOCK=self.sock),
                        check=True, capture_output=True)
+
+    def _listening(self):
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
 
     def stop(self):
         self.proc.terminate()
