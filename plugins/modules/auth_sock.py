@@ -92,7 +92,8 @@ notes:
   - The module takes the same lock as the shell rc, a symlink C(<path>.lock) whose target is the pid of the holder.
     A lock left behind by a process that no longer exists is removed. A lock held by a live process is waited for
     about two seconds; after that the module goes ahead without it and warns.
-  - After a repair the rc state file C(<path>.owner) is rewritten with the line C(manual <target>).
+  - After a repair the rc state file C(<path>.owner) is rewritten with the line C(manual <target>). When that
+    write fails (a full home), the link is still repaired, the old state file is removed and a warning says so.
   - O(path) is expanded like any C(path) option, so a C(~) given in O(path) follows E(HOME). Leave O(path) unset to
     get the home directory from the password database.
   - Run the module as the user whose agent the link is for, for example with O(ignore:become_user).
@@ -627,13 +628,30 @@ def write_owner(path, target):
     try:
         try:
             os.fchmod(fd, 0o600)
-            os.write(fd, b'manual ' + os.fsencode(target) + b'\n')
+            data = b'manual ' + os.fsencode(target) + b'\n'
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         finally:
             os.close(fd)
         os.rename(tmp, path + '.owner')
     except OSError:
         os.unlink(tmp)
         raise
+
+
+def record_owner(path, target, warn):
+    """Write the state file after a repair; the link is what counts, so a failed write
+    (a full home) drops the old state file and warns instead of failing the repair."""
+    try:
+        write_owner(path, target)
+    except OSError as exc:
+        try:
+            remove_if_present(path + '.owner')
+        except OSError:
+            pass
+        if warn is not None:
+            warn('repaired %s but could not write %s.owner (%s); the rc reads the link instead'
+                 % (path, path, os_reason(exc)))
 
 
 def remove_if_present(path):
@@ -698,9 +716,10 @@ def install_link(path, target, seen, uid, timeout, warn):
             if reason is None:
                 return current, probe
         replace_link(path, target)
-        write_owner(path, target)
     except OSError as exc:
         raise AuthSockError('cannot repair %s: %s' % (path, exc))
+    else:
+        record_owner(path, target, warn)
     finally:
         if locked:
             release_lock(lock_path)

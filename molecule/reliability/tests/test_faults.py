@@ -80,6 +80,46 @@ def test_read_only_ssh_directory(target, agents):
         target.root(f"chmod 700 ~{user}/.ssh")
 
 
+def test_full_home(target, agents):
+    """xena's home is a 512 KiB tmpfs (molecule.yml), filled up here. Logins still work and
+    stay silent, the link is repointed (a short symlink needs no data block), the state file
+    that cannot be written is dropped rather than left half written or stale, and the first
+    login once there is room again writes it anew. (A home without free inodes cannot be made
+    here, podman has no nr_inodes; it fails every creation like the read-only ~/.ssh above.)"""
+    user, home = "xena", "/home/xena"
+    with target.session(user, agents("monday")) as first:
+        old = first.sock
+    # Once its sshd has gone, the link leads to a dead socket.
+    assert target.root(f"for i in $(seq 50); do [ -d /proc/{first.sshd_pid} ] || break; sleep 0.2; done;"
+                       f" [ -d /proc/{first.sshd_pid} ] && echo alive || echo gone").strip() == "gone"
+    assert target.link_target(user) == old
+
+    def fill_up():
+        # Each fill takes whatever the last login freed (a removed state file frees a page).
+        target.root(f"dd if=/dev/zero of=$(mktemp -u {home}/filler.XXXXXX) bs=4k 2>/dev/null; true")
+        assert "No space left" in target.root(f"echo x 2>&1 >{home}/.ssh/probe; rm -f {home}/.ssh/probe")
+
+    def listing():
+        return sorted(set(target.root(f"ls -A {home}/.ssh").split()) - {"agent"})
+
+    try:
+        fill_up()
+        proc = target.run(user, "printf x", agent=agents("tuesday"))  # rsync, git, Ansible
+        assert proc.stdout == b"x" and proc.stderr == b""
+        assert target.link_target(user) != old
+        assert listing() == ["happyssh-link", "rc", "ssh_auth_sock"], listing()
+        fill_up()
+        with target.session(user, agents("wednesday")) as fresh:
+            assert target.link_target(user) == fresh.sock
+            assert "wednesday" in target.keys_through_link(user)
+            assert listing() == ["happyssh-link", "rc", "ssh_auth_sock"], listing()
+    finally:
+        target.root(f"rm -f {home}/filler.*")
+    with target.session(user, agents("thursday")) as later:
+        assert target.link_target(user) == later.sock
+        assert target.root(f"cat {home}/.ssh/ssh_auth_sock.owner").split() == ["tty", later.sock]
+
+
 def test_system_scope_and_missing_ssh_directory(target, agents):
     proc = apply_role('{"forwarding_scope": "system"}')
     assert proc.returncode == 0, proc.stdout[-3000:]

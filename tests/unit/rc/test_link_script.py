@@ -471,6 +471,71 @@ def test_login_leaves_link_alone_while_lock_is_held(env, shell):
     linked(env, new, 'tty')
 
 
+FAILING_LN = """#!/bin/sh
+# ln in a full (or read-only) ~/.ssh: nothing can be created.
+echo "ln: failed to create symbolic link: No space left on device" >&2
+exit 1
+"""
+
+LOGGING_SLEEP = """#!/bin/sh
+echo "$@" >>"%s"
+exec %s "$@"
+"""
+
+FAILING_STATE_MV = """#!/bin/sh
+# mv failing half way through writing the state file, as in a full home.
+for last; do :; done
+case $last in
+  *.owner) echo "mv: No space left on device" >&2; exit 1 ;;
+esac
+exec %s "$@"
+"""
+
+
+def fake_commands(env, **scripts):
+    """A directory of stand-in commands, put first in PATH; returns the extra environment."""
+    bindir = os.path.join(env.home, 'bin')
+    os.makedirs(bindir, exist_ok=True)
+    for name, text in scripts.items():
+        path = os.path.join(bindir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+    return {'PATH': bindir + ':' + PATH}
+
+
+def test_full_ssh_directory_keeps_link_and_costs_no_wait(env, shell):
+    """Where no lock can be made and nobody holds one, the login gives up at once: no waiting
+    for a lock that will never be released, the old link stays, nothing is printed."""
+    owner = env.session('owner', tty=True)
+    env.login(shell, owner, tty=True)
+    owner.kill_sshd()
+    slept = os.path.join(env.home, 'slept')
+    extra = fake_commands(env, ln=FAILING_LN, sleep=LOGGING_SLEEP % (slept, shutil.which('sleep')))
+    new = env.session('new', tty=True)
+    result = env.login(shell, new, tty=True, extra=extra)
+    assert result.stderr == b''
+    assert env.target() == owner.sock
+    assert not os.path.exists(slept), 'waited for a lock nobody holds: sleep %s' % open(slept).read().split()
+
+
+def test_failed_state_write_leaves_no_partial_file(env, shell):
+    """The link is repointed, the state file is dropped rather than left stale or half
+    written, and the next login judges the owner from the link itself."""
+    owner = env.session('owner', tty=True)
+    env.login(shell, owner, tty=True)
+    owner.kill_sshd()
+    new = env.session('new', tty=True)
+    result = env.login(shell, new, tty=True, extra=fake_commands(env, mv=FAILING_STATE_MV % shutil.which('mv')))
+    assert result.stderr == b''
+    assert env.target() == new.sock
+    assert env.owner() is None
+    later = env.session('later')
+    env.login(shell, later)
+    assert env.target() == new.sock
+    assert env.through_link() == ['new']
+
+
 def test_notty_login_does_not_borrow_other_notty_socket(env, shell):
     """Only interactive sessions are borrowed: another live non-interactive socket is not."""
     env.session('other-notty')

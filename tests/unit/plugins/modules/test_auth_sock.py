@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -687,6 +688,31 @@ def test_absent_keeps_regular_file(box, run):
     assert box.link in result['msg']
     with open(box.link) as handle:
         assert handle.read() == 'precious\n'
+
+
+@pytest.mark.parametrize('short', [False, True], ids=['write-fails', 'short-write'])
+def test_full_home_repairs_link_and_drops_state_file(box, run, monkeypatch, short):
+    """A full home: the link is repaired (renaming needs no space), the state file is neither
+    left half written nor stale, and the module says so in a warning instead of failing."""
+    old = box.stale()
+    box.point(old)
+    with open(box.link + '.owner', 'w') as handle:
+        handle.write('tty %s\n' % old)
+    agent = box.agent()
+
+    def write(fd, data):
+        if short:
+            return 0
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(auth_sock.os, 'write', write)
+    result = run()
+    monkeypatch.undo()
+    assert (result['status'], result['changed']) == ('repaired', True)
+    assert os.readlink(box.link) == agent
+    assert listing(box.ssh) == ['ssh_auth_sock']
+    warnings = json.dumps(result['warnings'])
+    assert 'ssh_auth_sock.owner' in warnings and 'no space left on device' in warnings
 
 
 def test_link_never_goes_missing_during_repair(box, run, monkeypatch):
