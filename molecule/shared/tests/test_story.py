@@ -67,11 +67,18 @@ def test_tmux_panes_survive_reconnect(target, agents):
     target.run(user, "tmux kill-server", check=False)
 
 
+def update_environment(target, config):
+    """The names in tmux's update-environment, as tmux itself shows them, with the given config.
+    tmux 3.0 and later print one `update-environment[N] NAME` line per name, older ones one line."""
+    out = target.run("alice", f"tmux -f {config} -L ue-$$ start-server \\; show-options -g update-environment"
+                     " \\; kill-server").stdout.decode()
+    return [name for line in out.splitlines() for name in line.replace('"', " ").split()[1:]]
+
+
 def test_tmux_update_environment_keeps_other_defaults(target):
-    out = target.run("alice", "tmux -L ue start-server \\; show-options -g update-environment").stdout.decode()
-    names = [line.split()[-1] for line in out.splitlines()]
-    assert "SSH_AUTH_SOCK" not in names
-    assert {"DISPLAY", "SSH_CONNECTION", "XAUTHORITY"} <= set(names)
+    default = update_environment(target, "/dev/null")
+    assert "SSH_AUTH_SOCK" in default
+    assert update_environment(target, "~/.tmux.conf") == [name for name in default if name != "SSH_AUTH_SOCK"]
 
 
 def test_tmux_attach_follows_attaching_laptop(target, agents):
@@ -158,3 +165,9 @@ def test_existing_dotfiles_survive(host, path, content):
     assert "# BEGIN happyssh.agent" in dotfile.content_string
     assert dotfile.user == "alice"
     assert dotfile.mode == 0o600
+
+
+@pytest.mark.parametrize("user", ["alice", "bob"])
+def test_role_leaves_no_ansible_directory_in_homes(host, user):
+    # Modules run as the user keep their temporary files in /tmp: no ~/.ansible appears.
+    assert not host.file(f"/home/{user}/.ansible").exists
