@@ -4,6 +4,7 @@ run as that user through become_user, moves the link to the survivor."""
 
 import json
 import os
+import re
 import subprocess
 
 USER = "frank"
@@ -43,3 +44,23 @@ def test_module_repairs_link_to_surviving_connection(target, agents):
 
         again = module()
         assert again["changed"] is False and again["status"] == "ok"
+
+
+def test_repair_playbook_repairs_and_sums_up(target, agents):
+    """happyssh.agent.repair: one line per host and user in the fleet summary, the dead link
+    repaired, and nothing of Ansible's left in the users' homes."""
+    user, idle = "carol", "dave"
+    first = target.session(user, agents("laptop-A"))
+    with target.session(user, agents("laptop-B")) as second:
+        assert target.link_target(user) == first.sock
+        first.close()
+        proc = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "happyssh.agent.repair",
+                               "-e", json.dumps({"forwarding_users": [user, idle]})],
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert target.link_target(user) == second.sock
+        assert re.search(rf"\b{user}\s+repaired\s+{re.escape(second.sock)}", proc.stdout), proc.stdout[-3000:]
+        assert re.search(rf"\b{idle}\s+no_live_agent\b", proc.stdout), proc.stdout[-3000:]
+        assert "remote_tmp" not in proc.stdout + proc.stderr, proc.stderr
+    for name in (user, idle):
+        assert target.root(f"test -e ~{name}/.ansible && echo made || echo none").strip() == "none"
