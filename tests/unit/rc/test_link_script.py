@@ -409,6 +409,18 @@ def test_attach_to_gone_process_changes_nothing(env, shell):
     linked(env, owner, 'tty')
 
 
+def fake_commands(env, **scripts):
+    """A directory of stand-in commands, put first in PATH; returns the extra environment."""
+    bindir = os.path.join(env.home, 'bin')
+    os.makedirs(bindir, exist_ok=True)
+    for name, text in scripts.items():
+        path = os.path.join(bindir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+    return {'PATH': bindir + ':' + PATH}
+
+
 UNLINKING_LN = """#!/bin/sh
 # ln -sf as busybox and BSD do it: unlink the old name first, then create the new link.
 case $1 in
@@ -421,11 +433,7 @@ exec %s "$@"
 def test_link_never_missing_while_repointed(env, shell):
     """A reader never sees the link missing, even where ln -sf unlinks first (busybox, BSD)."""
     real_ln = shutil.which('ln')
-    bindir = os.path.join(env.home, 'bin')
-    os.mkdir(bindir)
-    with open(os.path.join(bindir, 'ln'), 'w') as f:
-        f.write(UNLINKING_LN % (real_ln, real_ln))
-    os.chmod(os.path.join(bindir, 'ln'), 0o755)
+    extra = fake_commands(env, ln=UNLINKING_LN % (real_ln, real_ln))
     owner = env.session('owner')
     env.login(shell, owner)
     new = env.session('new', tty=True)
@@ -441,7 +449,7 @@ def test_link_never_missing_while_repointed(env, shell):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        env.login(shell, new, tty=True, extra={'PATH': bindir + ':' + PATH})
+        env.login(shell, new, tty=True, extra=extra)
     finally:
         stop.set()
         watcher.join()
@@ -490,18 +498,6 @@ case $last in
 esac
 exec %s "$@"
 """
-
-
-def fake_commands(env, **scripts):
-    """A directory of stand-in commands, put first in PATH; returns the extra environment."""
-    bindir = os.path.join(env.home, 'bin')
-    os.makedirs(bindir, exist_ok=True)
-    for name, text in scripts.items():
-        path = os.path.join(bindir, name)
-        with open(path, 'w') as f:
-            f.write(text)
-        os.chmod(path, 0o755)
-    return {'PATH': bindir + ':' + PATH}
 
 
 def test_full_ssh_directory_keeps_link_and_costs_no_wait(env, shell):
