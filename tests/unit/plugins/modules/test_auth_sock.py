@@ -22,6 +22,7 @@ import time
 import pytest
 
 from ansible.module_utils import basic
+from ansible_collections.happyssh.agent.plugins.module_utils import agent_link
 from ansible_collections.happyssh.agent.plugins.modules import auth_sock
 
 try:
@@ -191,25 +192,25 @@ def listing(directory):
 # ---------------------------------------------------------------- liveness probe
 
 def test_probe_live_agent_returns_key_count(box):
-    probe = auth_sock.probe_agent(box.agent(keys=3), 0.5)
-    assert probe == auth_sock.Probe(True, 3, None)
+    probe = agent_link.probe_agent(box.agent(keys=3), 0.5)
+    assert probe == agent_link.Probe(True, 3, None)
 
 
 def test_probe_reads_reply_in_several_pieces(box):
-    assert auth_sock.probe_agent(box.agent(mode='split', keys=4), 2.0) == auth_sock.Probe(True, 4, None)
+    assert agent_link.probe_agent(box.agent(mode='split', keys=4), 2.0) == agent_link.Probe(True, 4, None)
 
 
 def test_probe_agent_without_keys_is_live(box):
-    assert auth_sock.probe_agent(box.agent(keys=0), 0.5) == auth_sock.Probe(True, 0, None)
+    assert agent_link.probe_agent(box.agent(keys=0), 0.5) == agent_link.Probe(True, 0, None)
 
 
 def test_probe_stale_socket_is_refused(box):
-    assert auth_sock.probe_agent(box.stale(), 0.5) == auth_sock.Probe(False, None, 'refused')
+    assert agent_link.probe_agent(box.stale(), 0.5) == agent_link.Probe(False, None, 'refused')
 
 
 def test_probe_hung_socket_times_out(box):
     started = time.monotonic()
-    assert auth_sock.probe_agent(box.agent(mode='hang'), 0.2) == auth_sock.Probe(False, None, 'timeout')
+    assert agent_link.probe_agent(box.agent(mode='hang'), 0.2) == agent_link.Probe(False, None, 'timeout')
     assert time.monotonic() - started < 5
 
 
@@ -219,22 +220,22 @@ def test_probe_hung_socket_times_out(box):
     ('close', 'connection closed'),
 ])
 def test_probe_bad_replies_are_dead(box, mode, reason):
-    assert auth_sock.probe_agent(box.agent(mode=mode), 0.5) == auth_sock.Probe(False, None, reason)
+    assert agent_link.probe_agent(box.agent(mode=mode), 0.5) == agent_link.Probe(False, None, reason)
 
 
 def test_probe_missing_socket(box):
-    assert auth_sock.probe_agent(os.path.join(box.top, 'nothing'), 0.5).reason == 'no such file'
+    assert agent_link.probe_agent(os.path.join(box.top, 'nothing'), 0.5).reason == 'no such file'
 
 
 def test_parse_rejects_impossible_key_count():
     body = bytes([12]) + struct.pack('>I', 1000)
-    assert auth_sock.parse_identities(body) == auth_sock.Probe(False, None, 'garbage reply')
+    assert agent_link.parse_identities(body) == agent_link.Probe(False, None, 'garbage reply')
 
 
 # ---------------------------------------------------------------- trust
 
 def candidate_reason(box, path):
-    return auth_sock.inspect_candidate(path, box.link, os.geteuid(), {}).reason
+    return agent_link.inspect_candidate(path, box.link, os.geteuid(), {}).reason
 
 
 def test_trusted_socket(box):
@@ -289,7 +290,7 @@ def test_live_link_is_left_alone(box, run):
     assert result['changed'] is False
     assert result['status'] == 'ok'
     assert (result['target'], result['previous_target']) == (agent, agent)
-    assert result['alive'] is True and result['keys'] == 1
+    assert result['alive'] is True and result['key_count'] == 1
     assert result['candidates'] == []
     assert os.readlink(box.link) == agent
     assert listing(box.ssh) == ['ssh_auth_sock']
@@ -311,7 +312,7 @@ def test_dangling_link_is_repaired(box, run):
     assert result['previous_target'] == old
     assert result['target'] == agent
     assert result['reason'] == 'no such file'
-    assert result['keys'] == 2 and result['alive'] is True
+    assert result['key_count'] == 2 and result['alive'] is True
     assert os.readlink(box.link) == agent
     # the rc's state file, written atomically, nothing else left behind (no temp names, no lock)
     assert listing(box.ssh) == ['ssh_auth_sock', 'ssh_auth_sock.owner']
@@ -470,7 +471,7 @@ def test_no_live_agent_leaves_dead_link(box, run):
     assert not result.get('failed')
     assert result['changed'] is False
     assert result['status'] == 'no_live_agent'
-    assert result['alive'] is False and result['keys'] is None
+    assert result['alive'] is False and result['key_count'] is None
     assert result['target'] == dead
     assert os.readlink(box.link) == dead
 
@@ -530,6 +531,7 @@ def test_hung_candidate_is_skipped(box, run):
 
 def test_search_tilde_is_the_users_home(box, run, monkeypatch):
     monkeypatch.setattr(auth_sock, 'user_home', lambda: box.home)
+    monkeypatch.setattr(agent_link, 'user_home', lambda: box.home)
     monkeypatch.setenv('HOME', '/nonexistent')
     agent_dir = os.path.join(box.ssh, 'agent')
     os.mkdir(agent_dir, 0o700)
@@ -565,23 +567,23 @@ def test_user_home_comes_from_password_database(monkeypatch):
     import pwd
     monkeypatch.setenv('HOME', '/nonexistent')
     assert auth_sock.user_home() == pwd.getpwuid(os.geteuid()).pw_dir
-    assert auth_sock.default_link_path() == os.path.join(auth_sock.user_home(), '.ssh', 'ssh_auth_sock')
+    assert agent_link.default_link_path() == os.path.join(auth_sock.user_home(), '.ssh', 'ssh_auth_sock')
 
 
 def test_expand_home():
     import pwd
     root_home = pwd.getpwuid(0).pw_dir
-    assert auth_sock.expand_home('~', '/h/me') == '/h/me'
-    assert auth_sock.expand_home('~/.ssh/agent/s.*', '/h/me') == '/h/me/.ssh/agent/s.*'
-    assert auth_sock.expand_home('~root/x', '/h/me') == root_home + '/x'
-    assert auth_sock.expand_home('/tmp/ssh-*/agent.*', '/h/me') == '/tmp/ssh-*/agent.*'
-    assert auth_sock.expand_home('~no-such-user-hs/x', '/h/me') == '~no-such-user-hs/x'
+    assert agent_link.expand_home('~', '/h/me') == '/h/me'
+    assert agent_link.expand_home('~/.ssh/agent/s.*', '/h/me') == '/h/me/.ssh/agent/s.*'
+    assert agent_link.expand_home('~root/x', '/h/me') == root_home + '/x'
+    assert agent_link.expand_home('/tmp/ssh-*/agent.*', '/h/me') == '/tmp/ssh-*/agent.*'
+    assert agent_link.expand_home('~no-such-user-hs/x', '/h/me') == '~no-such-user-hs/x'
 
 
 def test_glob_root():
-    assert auth_sock.glob_root('/tmp/ssh-*/agent.*') == '/tmp'
-    assert auth_sock.glob_root('/home/a/.ssh/agent/s.*.sshd.*') == '/home/a/.ssh/agent'
-    assert auth_sock.glob_root('/*/x') == '/'
+    assert agent_link.glob_root('/tmp/ssh-*/agent.*') == '/tmp'
+    assert agent_link.glob_root('/home/a/.ssh/agent/s.*.sshd.*') == '/home/a/.ssh/agent'
+    assert agent_link.glob_root('/*/x') == '/'
 
 
 def test_bad_timeout_fails(box, run):
@@ -619,7 +621,7 @@ def test_stale_lock_is_broken(box, run):
 
 
 def test_held_lock_is_waited_for_then_ignored(box, run, monkeypatch):
-    monkeypatch.setattr(auth_sock, 'LOCK_WAIT', 0.3)
+    monkeypatch.setattr(agent_link, 'LOCK_WAIT', 0.3)
     holder = subprocess.Popen(['sleep', '30'])
     try:
         os.symlink(str(holder.pid), box.link + '.lock')
@@ -639,19 +641,19 @@ def test_held_lock_is_waited_for_then_ignored(box, run, monkeypatch):
 
 def test_lock_is_released_only_when_ours(box):
     lock = box.link + '.lock'
-    assert auth_sock.acquire_lock(lock, wait=0) is True
+    assert agent_link.acquire_lock(lock, wait=0) is True
     assert os.readlink(lock) == str(os.getpid())
-    auth_sock.release_lock(lock)
+    agent_link.release_lock(lock)
     assert not os.path.lexists(lock)
     os.symlink('1', lock)
-    auth_sock.release_lock(lock)
+    agent_link.release_lock(lock)
     assert os.readlink(lock) == '1'
 
 
 def test_acquire_lock_gives_up_on_live_holder(box):
     lock = box.link + '.lock'
     os.symlink(str(os.getppid()), lock)
-    assert auth_sock.acquire_lock(lock, wait=0.1) is False
+    assert agent_link.acquire_lock(lock, wait=0.1) is False
     assert os.readlink(lock) == str(os.getppid())
 
 
