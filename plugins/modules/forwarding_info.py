@@ -1,0 +1,276 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, happyssh.agent contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+DOCUMENTATION = r"""
+module: forwarding_info
+short_description: What happyssh.agent.forwarding needs to know about a host, in one run
+version_added: 0.2.0
+description:
+  - The read-only look of the role M(happyssh.agent.forwarding) at a host, in one module run; changes nothing.
+  - Resolves the accounts to set up, looks at the paths the role would write in each home (type, owner, mode,
+    and for a symlink the owner of its target, never following it further), and lists what would defeat the
+    setup as RV(problems), each naming the path.
+  - Reads the effective sshd configuration (C(sshd -T)), the tmux version with tmux's own default
+    C(update-environment), and whether screen is installed.
+author:
+  - happyssh.agent contributors (@happyssh)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+options:
+  users:
+    description:
+      - Accounts to look at. Empty means the account the module runs as. A comma-separated string is a list.
+    type: list
+    elements: str
+    default: []
+  link:
+    description: Path of the stable agent link, relative to each home directory.
+    type: str
+    default: .ssh/ssh_auth_sock
+  paths:
+    description: Paths relative to each home directory that the role may write or read.
+    type: list
+    elements: str
+    default: [.ssh, .ssh/rc, .ssh/happyssh, .tmux.conf, .config/tmux/tmux.conf, .screenrc, .bashrc, .zshrc]
+  scope:
+    description: V(system) also lists the homes whose own C(~/.ssh/rc) makes sshd skip C(/etc/ssh/sshrc).
+    type: str
+    choices: [user, system]
+    default: user
+"""
+
+EXAMPLES = r"""
+- name: Look at alice and bob
+  happyssh.agent.forwarding_info:
+    users: [alice, bob]
+  register: host
+
+- name: Show the problems found
+  ansible.builtin.debug:
+    var: host.problems
+"""
+
+RETURN = r"""
+user:
+  description: The account the module ran as.
+  returned: always
+  type: str
+  sample: root
+escalate:
+  description: True when the module ran unprivileged and was asked about other accounts (run it with become).
+  returned: always
+  type: bool
+accounts:
+  description: The accounts found, in the order asked.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: alice, uid: 1000, gid: 1000, home: /home/alice, shell: bash}]
+missing_users:
+  description: Names asked for that the password database does not know.
+  returned: always
+  type: list
+  elements: str
+paths:
+  description:
+    - Per account name, per relative path, what is there, without following symlinks.
+    - C(type) is V(file), V(directory), V(symlink), V(missing) or V(other); C(mode) is "0NNN"; for a symlink
+      C(target) and C(target_uid) (V(null) when dangling).
+  returned: always
+  type: dict
+problems:
+  description: What would defeat the setup or make it unsafe, each message naming the path.
+  returned: always
+  type: list
+  elements: str
+sshd:
+  description: The effective sshd settings that matter (lower-case names), V(null) when C(sshd -T) could not run.
+  returned: always
+  type: dict
+  sample: {permituserrc: 'yes', allowagentforwarding: 'yes', x11forwarding: 'no'}
+tmux:
+  description: V(null) without tmux; else C(version) ("3.3") and C(update_environment), tmux's default list.
+  returned: always
+  type: dict
+screen:
+  description: Whether screen is installed.
+  returned: always
+  type: bool
+homes_with_rc:
+  description: With O(scope=system), the homes that hold a C(.ssh/rc) of their own.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import pwd
+import re
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+SSHD_KEYS = ('permituserrc', 'allowagentforwarding', 'x11forwarding')
+GROUP_OR_OTHER_WRITE = 0o022
+
+
+def look(path):
+    """What is at path, never following a symlink beyond reading where it points."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return dict(type='missing')
+    except OSError as exc:
+        return dict(type='unreadable', error=exc.strerror)
+    seen = dict(uid=st.st_uid, mode='0%o' % stat.S_IMODE(st.st_mode))
+    if stat.S_ISLNK(st.st_mode):
+        seen['type'] = 'symlink'
+        seen['target'] = os.readlink(path)
+        try:
+            seen['target_uid'] = os.stat(path).st_uid
+        except OSError:
+            seen['target_uid'] = None
+    elif stat.S_ISDIR(st.st_mode):
+        seen['type'] = 'directory'
+    elif stat.S_ISREG(st.st_mode):
+        seen['type'] = 'file'
+    else:
+        seen['type'] = 'other'
+    return seen
+
+
+def owner_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return 'uid %d' % uid
+
+
+def account_problems(account, seen, link):
+    """Why the role must not touch this account, each naming the path."""
+    home = account['home']
+    if seen['.']['type'] not in ('directory', 'symlink'):
+        return ['home directory %s of user %s does not exist' % (home, account['name'])]
+    problems = []
+    ssh = seen['.ssh']
+    if ssh['type'] != 'missing':
+        if ssh.get('uid') != account['uid'] or (ssh['type'] == 'symlink' and ssh.get('target_uid') != account['uid']):
+            problems.append('%s/.ssh of user %s is owned by %s; refusing to install an rc that sshd would run from it'
+                            % (home, account['name'], owner_name(ssh.get('target_uid') or ssh.get('uid'))))
+        elif ssh['type'] == 'directory' and int(ssh['mode'], 8) & GROUP_OR_OTHER_WRITE:
+            problems.append('%s/.ssh of user %s is writable by group or others (mode %s); refusing to install an rc'
+                            ' that sshd would run from it' % (home, account['name'], ssh['mode']))
+    if seen[link]['type'] not in ('missing', 'symlink'):
+        problems.append('%s/%s exists and is not a symlink; it is where the stable agent link goes (forwarding_link):'
+                        ' move it away or choose another forwarding_link' % (home, link))
+    for rel, what in sorted(seen.items()):
+        if rel in ('.', '.ssh', link) or what['type'] != 'symlink':
+            continue
+        if what.get('target_uid') is not None and what['target_uid'] != account['uid']:
+            problems.append('%s/%s is a symlink to %s, owned by %s, not by %s; refusing to write through it'
+                            % (home, rel, what['target'], owner_name(what['target_uid']), account['name']))
+    return problems
+
+
+def resolve_accounts(names):
+    accounts, missing = [], []
+    for name in names:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            missing.append(name)
+            continue
+        accounts.append(dict(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir,
+                             shell=os.path.basename(entry.pw_shell or '/bin/sh')))
+    return accounts, missing
+
+
+def read_sshd(module):
+    sshd = module.get_bin_path('sshd', opt_dirs=['/usr/sbin', '/usr/local/sbin'])
+    if sshd is None:
+        return None
+    rc, out, dummy = module.run_command([sshd, '-T'])
+    if rc != 0:
+        return None
+    settings = {}
+    for line in out.splitlines():
+        name, dummy, value = line.partition(' ')
+        if name in SSHD_KEYS:
+            settings[name] = value.strip()
+    return settings
+
+
+def read_tmux(module):
+    tmux = module.get_bin_path('tmux')
+    if tmux is None:
+        return None
+    rc, out, dummy = module.run_command([tmux, '-V'])
+    match = re.search(r'([0-9]+)\.([0-9]+)', out)
+    version = '%s.%s' % match.groups() if rc == 0 and match else '0.0'
+    rc, out, dummy = module.run_command([tmux, '-L', 'happyssh-probe-%d' % os.getpid(), '-f', '/dev/null',
+                                         'start-server', ';', 'show-options', '-g', 'update-environment'])
+    names = []
+    for line in out.splitlines():
+        option, dummy, value = line.partition(' ')
+        if option.startswith('update-environment'):
+            for name in value.replace('"', ' ').split():
+                if name != 'SSH_AUTH_SOCK' and name not in names:
+                    names.append(name)
+    return dict(version=version, update_environment=names)
+
+
+def homes_with_rc():
+    homes = sorted(set(entry.pw_dir for entry in pwd.getpwall()))
+    return [home for home in homes if os.path.lexists(os.path.join(home, '.ssh', 'rc'))]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            users=dict(type='list', elements='str', default=[]),
+            link=dict(type='str', default='.ssh/ssh_auth_sock'),
+            paths=dict(type='list', elements='str',
+                       default=['.ssh', '.ssh/rc', '.ssh/happyssh', '.tmux.conf', '.config/tmux/tmux.conf',
+                                '.screenrc', '.bashrc', '.zshrc']),
+            scope=dict(type='str', default='user', choices=['user', 'system']),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    names = [name.strip() for name in params['users'] if name.strip()]
+    if params['scope'] == 'user' and not names:
+        names = [me]
+    accounts, missing = resolve_accounts(names)
+    paths, problems = {}, []
+    for account in accounts:
+        seen = dict((rel, look(os.path.join(account['home'], rel)))
+                    for rel in ['.', '.ssh', params['link']] + params['paths'])
+        paths[account['name']] = seen
+        problems.extend(account_problems(account, seen, params['link']))
+    module.exit_json(
+        changed=False, user=me, escalate=os.geteuid() != 0 and any(a['name'] != me for a in accounts),
+        accounts=accounts, missing_users=missing, paths=paths, problems=problems,
+        sshd=read_sshd(module), tmux=read_tmux(module), screen=module.get_bin_path('screen') is not None,
+        homes_with_rc=homes_with_rc() if params['scope'] == 'system' else [],
+    )
+
+
+if __name__ == '__main__':
+    main()
