@@ -270,7 +270,7 @@ def probe_cached(sock_path, timeout, probed):
     return probed[sock_path]
 
 
-def link_problem(link_path, target, uid, timeout, probed, sessions=None):
+def link_problem(link_path, target, uid, timeout, probed):
     """Return (reason, probe): reason is None when link_path -> target leads to a live trusted agent."""
     resolved = os.path.normpath(os.path.join(os.path.dirname(link_path), target))
     cand = inspect_candidate(resolved, link_path, uid, {})
@@ -278,7 +278,7 @@ def link_problem(link_path, target, uid, timeout, probed, sessions=None):
         return cand.reason, None
     if cand.reason is not None:
         return 'untrusted: %s' % cand.reason, None
-    if sessions is not None and leads_to_link(resolved, link_path, sessions.connection_of(resolved)):
+    if leads_to_link(resolved, link_path, session_connection(resolved)):
         return LOOP_REASON, None
     probe = probe_cached(resolved, timeout, probed)
     return probe.reason, probe
@@ -363,20 +363,18 @@ def own_pids():
     return pids
 
 
-class SessionIndex:
-    """Which of our processes forwards which agent, read from /proc once, on first use."""
-
-    def __init__(self):
-        self._conn_of_sock = None
-
-    def connection_of(self, sock_path):
-        if self._conn_of_sock is None:
-            self._conn_of_sock = {}
-            for pid in own_pids():
-                sock, conn = environ_of(pid)
-                if sock and conn:
-                    self._conn_of_sock.setdefault(sock, conn)
-        return self._conn_of_sock.get(sock_path)
+def session_connection(sock_path):
+    """SSH_CONNECTION of the session a socket belongs to: from the environment of the first child
+    of its sshd that has one (the session's shell or command), or None."""
+    pid = sshd_pid_of(sock_path)
+    if pid is None:
+        return None
+    children = read_proc(pid, 'task/%d/children' % pid) or b''
+    for child in children.split():
+        dummy, connection = environ_of(int(child))
+        if connection:
+            return connection
+    return None
 
 
 def local_origin(connection):
@@ -471,13 +469,11 @@ def order_trusted(candidates, prefer):
     return trusted
 
 
-def choose_live(candidates, prefer, timeout, probed, link_path=None, sessions=None):
+def choose_live(candidates, prefer, timeout, probed, link_path=None):
     """Probe trusted candidates in order of preference; return (path, probe) of the first live one
     that does not lead back to link_path (its reason becomes 'leads back to the link')."""
-    loops = {}
     for cand in order_trusted(candidates, prefer):
-        if link_path is not None and sessions is not None and \
-                leads_to_link(cand.path, link_path, sessions.connection_of(cand.path)):
+        if link_path is not None and leads_to_link(cand.path, link_path, session_connection(cand.path)):
             probed[cand.path] = Probe(False, None, LOOP_REASON)
             continue
         probe = probe_cached(cand.path, timeout, probed)

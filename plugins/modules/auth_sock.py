@@ -248,9 +248,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import (
-    DEFAULT_SEARCH, LOOP_REASON, MESSAGE_LIST_MAX, AuthSockError, SessionIndex, acquire_lock, check_parent,
-    choose_live, default_link_path, describe_candidates, find_candidates, leads_to_link, link_problem,
-    lock_holder, probe_cached, read_link, record_owner, release_lock, remove_if_present, replace_link,
+    DEFAULT_SEARCH, MESSAGE_LIST_MAX, AuthSockError, acquire_lock, check_parent,
+    choose_live, default_link_path, describe_candidates, find_candidates, link_problem,
+    lock_holder, read_link, record_owner, release_lock, remove_if_present, replace_link,
     require_link_or_missing, user_home)
 
 
@@ -269,18 +269,17 @@ def ensure_present(path, patterns, prefer='interactive', timeout=1.0, check_mode
     require_link_or_missing(path, kind)
     result = base_result(path, previous)
     probed = {}
-    sessions = SessionIndex()
     if previous is None:
         result['reason'] = 'missing'
     else:
-        reason, probe = link_problem(path, previous, uid, timeout, probed, sessions)
+        reason, probe = link_problem(path, previous, uid, timeout, probed)
         if reason is None:
             result.update(status='ok', alive=True, key_count=probe.keys)
             return result
         result['reason'] = reason
 
     candidates = find_candidates(patterns, path, uid, user_home())
-    chosen, probe = choose_live(candidates, prefer, timeout, probed, path, sessions)
+    chosen, probe = choose_live(candidates, prefer, timeout, probed, path)
     result['candidates'] = describe_candidates(candidates, probed)
     if chosen is None:
         result['status'] = 'no_live_agent'
@@ -304,7 +303,7 @@ def install_link(path, target, seen, uid, timeout, warn):
         kind, current = read_link(path)
         require_link_or_missing(path, kind)
         if current is not None and current != seen:
-            reason, probe = link_problem(path, current, uid, timeout, {}, SessionIndex())
+            reason, probe = link_problem(path, current, uid, timeout, {})
             if reason is None:
                 return current, probe
         replace_link(path, target)

@@ -4,11 +4,11 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fixtures for running the rendered ~/.ssh/rc and happyssh-link the way sshd runs them.
+"""Fixtures for running ~/.ssh/rc and the link keeper the way sshd runs them.
 
-The templates are rendered once per session by ansible-playbook, with the same modules and
-arguments as roles/forwarding/tasks/rc.yml and dotfile.yml (template for the script,
-blockinfile at the top of ~/.ssh/rc for the rc block), into a temporary HOME.
+The home gets the rc part as the role installs it (tests/lib/homes.py): the keeper as shipped in
+roles/forwarding/files, the role's rc.j2 rendered with its defaults, and the role's include line
+in ~/.ssh/rc.
 
 Forwarded agents are real ssh-agents whose sockets sit where OpenSSH puts them:
 /tmp/ssh-XXXXXXXXXX/agent.<pid> (up to 10.0) or ~/.ssh/agent/s.<hash>.sshd.<pid>.<random>
@@ -41,8 +41,8 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-TEMPLATES = os.path.join(ROOT, 'roles', 'forwarding', 'templates')
-DEFAULTS = os.path.join(ROOT, 'roles', 'forwarding', 'defaults', 'main.yml')
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
+import homes  # noqa: E402 pylint: disable=wrong-import-position
 PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 USER = getpass.getuser()
 NOBODY = 65534
@@ -54,27 +54,6 @@ SHELLS = {
     'mksh': ['mksh'],
     'posh': ['posh'],
 }
-
-PLAYBOOK = """\
-- name: Render the forwarding templates as the role does
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Install the link keeper script (tasks/rc.yml)
-      ansible.builtin.template:
-        src: {templates}/happyssh-link.sh.j2
-        dest: "{{{{ forwarding_script_path }}}}"
-        mode: "0644"
-    - name: Write the managed block in ~/.ssh/rc (tasks/dotfile.yml, style block)
-      ansible.builtin.blockinfile:
-        path: "{{{{ forwarding_home }}}}/.ssh/rc"
-        block: "{{{{ lookup('ansible.builtin.template', '{templates}/rc.sh.j2') | trim }}}}"
-        marker: "# {{mark}} happyssh.agent rc (managed by Ansible)"
-        insertbefore: BOF
-        create: true
-        mode: "0644"
-"""
-
 
 def _shell_available(name):
     argv = SHELLS[name]
@@ -124,32 +103,10 @@ def _namespace_works(tmp_dir):
     return result.returncode == 0
 
 
-def _render(home, work):
-    playbook = os.path.join(work, 'render.yml')
-    with open(playbook, 'w') as f:
-        f.write(PLAYBOOK.format(templates=TEMPLATES))
-    venv_bin = os.path.dirname(sys.executable)
-    ansible_playbook = os.path.join(venv_bin, 'ansible-playbook')
-    if not os.path.exists(ansible_playbook):
-        ansible_playbook = shutil.which('ansible-playbook')
-    if ansible_playbook is None:
-        pytest.skip('ansible-playbook is not installed')
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCAL_TEMP=os.path.join(work, 'ansible-local'),
-               ANSIBLE_REMOTE_TEMP=os.path.join(work, 'ansible-remote'))
-    result = subprocess.run(
-        [ansible_playbook, '-i', 'localhost,', '-c', 'local', playbook,
-         '-e', '@' + DEFAULTS,
-         '-e', 'forwarding_home=' + home,
-         '-e', 'forwarding_script_path=' + os.path.join(home, '.ssh', 'happyssh-link'),
-         '-e', 'ansible_python_interpreter=' + sys.executable],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, 'rendering failed:\n%s\n%s' % (result.stdout, result.stderr)
-
-
 class Session:
     """One forwarded agent: a fake session sshd and a real ssh-agent at OpenSSH's path."""
 
-    def __init__(self, env, name, tty, layout, sshd_name):
+    def __init__(self, env, name, tty, layout, sshd_name, connection=None):
         self.env = env
         self.name = name
         self.procs = []
@@ -159,7 +116,13 @@ class Session:
         # Registered first, so a session that fails half-way is still cleaned up.
         env.sessions.append(self)
         title = '%s: %s@%s' % (sshd_name, USER, 'pts/3' if tty else 'notty')
-        self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" sleep 300', title])
+        if connection is None:
+            self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" sleep 300', title])
+        else:
+            # The session's shell, a child of its sshd, carries SSH_CONNECTION (a hop's origin).
+            self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" bash -c "SSH_CONNECTION=\\"\\$0\\" sleep 300 & wait" "$1"',
+                                     title, connection])
+            _wait(lambda: self._children(), 'the session shell of %s' % name)
         _wait(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
         pid = self.sshd.pid
         if layout == 'tmp':
@@ -196,6 +159,13 @@ class Session:
         self.procs.append(proc)
         return proc
 
+    def _children(self):
+        try:
+            with open('/proc/%d/task/%d/children' % (self.sshd.pid, self.sshd.pid)) as f:
+                return f.read().split()
+        except OSError:
+            return []
+
     def _cmdline(self):
         try:
             with open('/proc/%d/cmdline' % self.sshd.pid, 'rb') as f:
@@ -213,7 +183,7 @@ class Session:
 
     def kill_sshd(self):
         """The session's sshd dies without cleaning up (SIGKILL): its socket file stays."""
-        self.sshd.kill()
+        os.killpg(self.sshd.pid, signal.SIGKILL)
         self.sshd.wait()
         self.agent.kill()
         self.agent.wait()
@@ -269,6 +239,8 @@ class Session:
         for proc in self.procs:
             if proc.poll() is None:
                 try:
+                    if proc is self.sshd:
+                        os.killpg(proc.pid, signal.SIGKILL)
                     proc.send_signal(signal.SIGCONT)
                     proc.terminate()
                     proc.wait(5)
@@ -291,10 +263,11 @@ class Env:
         self.link = os.path.join(self.ssh, 'ssh_auth_sock')
         self.state = self.link + '.owner'
         self.lock = self.link + '.lock'
-        self.script = os.path.join(self.ssh, 'happyssh-link')
+        self.script = os.path.join(self.ssh, 'happyssh', 'happyssh-link')
         self.rc = os.path.join(self.ssh, 'rc')
         self.sessions = []
         self.procs = []
+        self.servers = []
 
     def real(self, path):
         """Where a path the script sees is, seen from here."""
@@ -309,12 +282,38 @@ class Env:
         for entry in os.listdir(self.ssh):
             _remove(os.path.join(self.ssh, entry))
         for name, data in self.pristine.items():
-            with open(os.path.join(self.ssh, name), 'wb') as f:
+            path = os.path.join(self.ssh, name)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            with open(path, 'wb') as f:
                 f.write(data)
         os.chmod(self.ssh, 0o700)
 
-    def session(self, name, tty=False, layout='tmp', sshd_name='sshd'):
-        return Session(self, name, tty, layout, sshd_name)
+    def session(self, name, tty=False, layout='tmp', sshd_name='sshd', connection=None):
+        return Session(self, name, tty, layout, sshd_name, connection)
+
+    def local_client(self, auth_sock, connection=None):
+        """An ssh client on this host, seen from the server side: a process of ours holding a TCP
+        connection to 127.0.0.1, with SSH_AUTH_SOCK (and SSH_CONNECTION) in its environment.
+        Returns the SSH_CONNECTION its session would have."""
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.bind(('127.0.0.1', 0))
+        server.listen(4)
+        self.servers.append(server)
+        variables = dict(os.environ, SSH_AUTH_SOCK=auth_sock)
+        variables.pop('SSH_CONNECTION', None)
+        if connection:
+            variables['SSH_CONNECTION'] = connection
+        code = ('import socket, sys, time\n'
+                's = socket.create_connection(("127.0.0.1", %d))\n'
+                'print(s.getsockname()[1], flush=True)\n'
+                'time.sleep(300)\n' % server.getsockname()[1])
+        proc = subprocess.Popen([sys.executable, '-c', code], env=variables, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        port = int(proc.stdout.readline())
+        accepted, dummy = server.accept()
+        self.servers.append(accepted)
+        return '127.0.0.1 %d 127.0.0.1 %d' % (port, server.getsockname()[1])
 
     def spawn(self, argv, env):
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -331,8 +330,11 @@ class Env:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        for server in self.servers:
+            server.close()
         self.sessions = []
         self.procs = []
+        self.servers = []
 
     def _wrap(self, argv):
         if not self.namespaced:
@@ -404,7 +406,7 @@ def _remove(path):
 
 @pytest.fixture(scope='session')
 def rendered():
-    """A base directory with home/.ssh/{rc,happyssh-link} rendered by Ansible, once per session."""
+    """A base directory with home/.ssh/rc and home/.ssh/happyssh/{rc,happyssh-link}, once per session."""
     for tool in ('ssh-agent', 'ssh-add', 'ssh-keygen'):
         if shutil.which(tool) is None:
             pytest.skip('%s is not installed' % tool)
@@ -415,9 +417,9 @@ def rendered():
         home = os.path.join(base, 'home')
         for sub in ('home/.ssh', 'tmp', 'keys', 'work'):
             os.makedirs(os.path.join(base, sub), mode=0o700)
-        _render(home, os.path.join(base, 'work'))
+        homes.install_rc(home)
         pristine = {}
-        for name in ('rc', 'happyssh-link'):
+        for name in ('rc', 'happyssh/rc', 'happyssh/happyssh-link'):
             with open(os.path.join(home, '.ssh', name), 'rb') as f:
                 pristine[name] = f.read()
         yield base, _namespace_works(os.path.join(base, 'tmp')), pristine

@@ -532,18 +532,110 @@ def test_failed_state_write_leaves_no_partial_file(env, shell):
     assert env.through_link() == ['new']
 
 
-def test_notty_login_does_not_borrow_other_notty_socket(env, shell):
-    """Only interactive sessions are borrowed: another live non-interactive socket is not."""
-    env.session('other-notty')
+def test_notty_login_takes_longest_lived_notty_socket(env, shell):
+    """No interactive socket: the connection that has lived longest (an editor) wins over this one."""
+    editor = env.session('editor')
+    newer = env.session('newer')
     new = env.session('new')
     env.login(shell, new)
-    linked(env, new, 'notty')
+    linked(env, editor, 'notty')
+    assert newer.sock != env.target()
+
+
+def test_editor_connection_keeps_agent_after_laptop_dies(env, shell):
+    """Laptop C owns the link, editor D (no tty) stays open; C dies; one short login arrives."""
+    laptop = env.session('laptop', tty=True)
+    env.login(shell, laptop, tty=True)
+    editor = env.session('editor')
+    env.login(shell, editor)
+    assert env.target() == laptop.sock
+    laptop.kill_sshd()
+    short = env.session('short')
+    env.login(shell, short)
+    linked(env, editor, 'notty')
+    assert env.through_link() == ['editor']
+
+
+def test_longest_lived_notty_socket_that_does_not_answer_is_skipped(env, shell):
+    editor = env.session('editor')
+    editor.hang()
+    younger = env.session('younger')
+    new = env.session('new')
+    env.login(shell, new)
+    linked(env, younger, 'notty')
+
+
+# Hops back into this host ---------------------------------------------------------------------
+
+def hop_connection(env, leads_to_link=True):
+    """SSH_CONNECTION of a hop from a pane on this host: its client forwards the link (a loop),
+    or, as a control, another socket."""
+    return env.local_client(env.link if leads_to_link else '/tmp/ssh-elsewhere/agent.1')
+
+
+@pytest.mark.parametrize('leads_to_link', [True, False], ids=['loop', 'control'])
+def test_tty_hop_never_takes_link_from_notty_owner(env, shell, leads_to_link):
+    editor = env.session('editor')
+    env.login(shell, editor)
+    hop = env.session('hop', tty=True)
+    result = env.login(shell, hop, tty=True, extra={'SSH_CONNECTION': hop_connection(env, leads_to_link)})
+    assert result.stderr == b''
+    if leads_to_link:
+        linked(env, editor, 'notty')
+        assert env.through_link() == ['editor']
+    else:
+        linked(env, hop, 'tty')
+
+
+@pytest.mark.parametrize('owner_tty', [False, True], ids=['notty-owner', 'tty-owner'])
+def test_hop_while_owner_dies_never_takes_link(env, shell, owner_tty):
+    owner = env.session('owner', tty=owner_tty)
+    env.login(shell, owner, tty=owner_tty)
+    owner.kill_sshd()
+    laptop = env.session('laptop', tty=True)
+    hop = env.session('hop', tty=True)
+    env.login(shell, hop, tty=True, extra={'SSH_CONNECTION': hop_connection(env)})
+    # The hop stays out; another live connection of the user takes the dead owner's place.
+    linked(env, laptop, 'tty')
+
+
+def test_hop_through_two_hops_is_a_loop(env, shell):
+    editor = env.session('editor')
+    env.login(shell, editor)
+    first = hop_connection(env)
+    hop1 = env.session('hop1', tty=True, connection=first)
+    second = env.local_client(hop1.sock, connection=first)
+    hop2 = env.session('hop2', tty=True)
+    env.login(shell, hop2, tty=True, extra={'SSH_CONNECTION': second})
+    linked(env, editor, 'notty')
+
+
+def test_notty_login_never_picks_a_hop(env, shell):
+    """The owner is gone; a live interactive hop (leading back to the link) is passed over."""
+    owner = env.session('owner', tty=True)
+    env.login(shell, owner, tty=True)
+    owner.kill_sshd()
+    env.session('hop', tty=True, connection=hop_connection(env))
+    editor = env.session('editor')
+    new = env.session('new')
+    env.login(shell, new)
+    linked(env, editor, 'notty')
+
+
+def test_attach_from_a_hop_changes_nothing(env, shell):
+    owner = env.session('owner', tty=True)
+    env.login(shell, owner, tty=True)
+    hop = env.session('hop', tty=True)
+    client = env.spawn(['sleep', '300'], dict(os.environ, SSH_AUTH_SOCK=hop.sock,
+                                               SSH_CONNECTION=hop_connection(env)))
+    env.hook(shell, 'attach', client.pid)
+    linked(env, owner, 'tty')
 
 
 # Lint --------------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(shutil.which('shellcheck') is None, reason='shellcheck is not installed')
-@pytest.mark.parametrize('name', ['happyssh-link', 'rc'])
+@pytest.mark.parametrize('name', ['happyssh/happyssh-link', 'happyssh/rc'])
 def test_shellcheck(env, name):
     result = subprocess.run(['shellcheck', '-s', 'sh', os.path.join(env.ssh, name)],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
