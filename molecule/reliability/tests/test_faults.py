@@ -64,7 +64,7 @@ def test_home_with_a_space_gets_no_user_rc(target, agents):
     proc = target.run("rita", "printf x", agent=agents("laptop"))
     assert proc.stdout == b"x" and proc.stderr == b""
     assert "set-environment -g SSH_AUTH_SOCK \"/home/rita smith/.ssh/ssh_auth_sock\"" in \
-        target.root("cat '/home/rita smith/.tmux.conf'")
+        target.root("cat '/home/rita smith/.ssh/happyssh/tmux.conf'")
 
 
 def test_read_only_ssh_directory(target, agents):
@@ -75,7 +75,7 @@ def test_read_only_ssh_directory(target, agents):
         assert proc.stdout == b"x"
         assert proc.stderr == b""
         listing = target.root(f"ls -A ~{user}/.ssh").split()
-        assert sorted(listing) == ["happyssh-link", "rc"], listing
+        assert sorted(listing) == ["happyssh", "rc"], listing
     finally:
         target.root(f"chmod 700 ~{user}/.ssh")
 
@@ -107,12 +107,12 @@ def test_full_home(target, agents):
         proc = target.run(user, "printf x", agent=agents("tuesday"))  # rsync, git, Ansible
         assert proc.stdout == b"x" and proc.stderr == b""
         assert target.link_target(user) != old
-        assert listing() == ["happyssh-link", "rc", "ssh_auth_sock"], listing()
+        assert listing() == ["happyssh", "rc", "ssh_auth_sock"], listing()
         fill_up()
         with target.session(user, agents("wednesday")) as fresh:
             assert target.link_target(user) == fresh.sock
             assert "wednesday" in target.keys_through_link(user)
-            assert listing() == ["happyssh-link", "rc", "ssh_auth_sock"], listing()
+            assert listing() == ["happyssh", "rc", "ssh_auth_sock"], listing()
     finally:
         target.root(f"rm -f {home}/filler.*")
     with target.session(user, agents("thursday")) as later:

@@ -118,7 +118,15 @@ class Agent:
         self.proc.wait(timeout=10)
 
 
-def apply_role(extra_vars, tasks_from="main"):
+def run_playbook(playbook, *extra_vars):
+    """ansible-playbook on the scenario's host; extra_vars: each one -e argument."""
+    argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook]
+    for value in extra_vars:
+        argv += ["-e", value]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+
+
+def apply_role(*extra_vars, tasks_from="main"):
     """Run happyssh.agent.forwarding on the scenario's host with ansible-playbook."""
     playbook = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
                 "    - ansible.builtin.include_role:\n        name: happyssh.agent.forwarding\n"
@@ -126,10 +134,15 @@ def apply_role(extra_vars, tasks_from="main"):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         handle.write(playbook)
     try:
-        return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], handle.name,
-                               "-e", extra_vars], capture_output=True, text=True, timeout=300, check=False)
+        return run_playbook(handle.name, *extra_vars)
     finally:
         os.unlink(handle.name)
+
+
+def recap(proc):
+    """The counters of the play recap of an ansible-playbook run, e.g. {"changed": 0, "failed": 0}."""
+    line = [text for text in proc.stdout.splitlines() if " : ok=" in text][-1]
+    return {name: int(value) for name, value in (item.split("=") for item in line.split(":", 1)[1].split())}
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,9 @@ DOTFILES = ("find /etc/passwd /etc/shadow /etc/ssh /home -xdev -type f -not -pat
     ('{"forwarding_scope": "global"}', "forwarding_scope"),
     ('{"forwarding_users": "alice", "forwarding_tmux": "perhaps"}', "forwarding_tmux"),
     ('{"forwarding_users": ["alice", "nosuchuser"]}', "nosuchuser"),
+    ("forwarding_users=nosuch", "nosuch"),
+    ("forwarding_users=alice,nosuch", "nosuch"),
+    ('{"forwarding_leave_alone": ["tmux", "bashrc"]}', "forwarding_leave_alone"),
     ('{"forwarding_users": ["ghost"]}', "/home/ghost"),
     ('{"forwarding_users": ["gina"]}', "/home/gina/.ssh/ssh_auth_sock"),
     ('{"forwarding_users": ["hank"]}', "/home/hank/.tmux.conf"),
@@ -30,14 +33,3 @@ def test_bad_input_fails_naming_it_and_changes_nothing(target, extra_vars, messa
     failure = [line for line in output.splitlines() if "fatal" in line or "msg" in line or "ERROR" in line]
     assert any(message in line for line in failure), output[-3000:]
     assert target.root(DOTFILES) == before
-
-
-def test_tmux_part_alone_for_dotfile_roles(target):
-    """tasks_from: tmux writes the tmux part only, and is idempotent."""
-    first = apply_role('{"forwarding_users": ["yara"]}', tasks_from="tmux")
-    assert first.returncode == 0, first.stdout[-3000:]
-    assert "set-environment -g SSH_AUTH_SOCK" in target.root("cat ~yara/.tmux.conf")
-    assert target.root("ls -A ~yara/.ssh; test -e ~yara/.screenrc && echo screenrc || true").split() == \
-        ["happyssh-link"]
-    second = apply_role('{"forwarding_users": ["yara"]}', tasks_from="tmux")
-    assert "changed=0" in second.stdout and "failed=0" in second.stdout

@@ -46,5 +46,5 @@ def test_module_never_links_another_users_agent(target, planted):
 def test_prompt_hook_never_links_another_users_agent(target, planted):
     victim, sock = planted
     target.root(f"ln -sfn /tmp/ssh-gone/agent.1 /home/{VICTIM}/.ssh/ssh_auth_sock")
-    target.run(VICTIM, "/bin/sh ~/.ssh/happyssh-link prompt")
+    target.run(VICTIM, "/bin/sh ~/.ssh/happyssh/happyssh-link prompt")
     assert target.link_target(VICTIM) == victim.sock
