@@ -28,7 +28,7 @@ description:
   - Trusted candidates are probed in the order of O(prefer) and the first live one wins, so a large number of
     stale sockets costs one refused connection each. The default order is the one the shell rc follows when a
     link's owner is gone, so the rc and this module agree.
-  - A candidate whose agent is reached through O(path) itself is never chosen: a hop back into this host
+  - A candidate whose agent is reached through O(path) itself is never chosen, because a hop back into this host
     (C(ssh -A) from a pane whose E(SSH_AUTH_SOCK) is the link) would make a loop. Such a session comes from this
     host (its E(SSH_CONNECTION) names a loopback or this host's own address); its ssh client is found by the TCP
     connection's ports and its E(SSH_AUTH_SOCK) read, through up to four hops. A current link target found to

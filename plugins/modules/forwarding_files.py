@@ -13,8 +13,7 @@ module: forwarding_files
 short_description: Write the files of happyssh.agent.forwarding for many accounts in one run
 version_added: 0.2.0
 description:
-  - The write step of the role M(happyssh.agent.forwarding) (see R(the role,ansible_collections.happyssh.agent.forwarding_role)):
-    every file of every account, in one module run.
+  - The write step of the role C(happyssh.agent.forwarding), every file of every account in one module run.
   - Each account's files are looked at and written by a child process that has become that account (its groups,
     gid and uid), so nothing a user put in their home can redirect a write made with root's rights, and no
     temporary directory of Ansible appears in the home.
@@ -23,7 +22,7 @@ description:
   - An O(accounts[].files[].kind=include) entry is one line a program must read (C(source-file), C(source), C(.)).
     Nothing is written when one of the files the program reads (O(accounts[].files[].reads)) holds the line
     already. Otherwise the line is added to O(accounts[].files[].path), unless O(accounts[].files[].leave_alone)
-    is set or that path is a symlink or lies in a symlinked directory (the file of a dotfile manager): then a
+    is set or that path is a symlink or lies in a symlinked directory (the file of a dotfile manager); then a
     warning names the file and the line to add. Managed blocks written by version 0.1.0 of the role are
     removed from every file the program reads.
   - An O(accounts[].files[].kind=absent) entry removes a file the collection owned before, when it is still a

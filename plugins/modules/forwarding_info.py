@@ -13,7 +13,7 @@ module: forwarding_info
 short_description: What happyssh.agent.forwarding needs to know about a host, in one run
 version_added: 0.2.0
 description:
-  - The read-only look of the role M(happyssh.agent.forwarding) at a host, in one module run; changes nothing.
+  - The read-only look of the role C(happyssh.agent.forwarding) at a host, in one module run. It changes nothing.
   - Resolves the accounts to set up, looks at the paths the role would write in each home (type, owner, mode,
     and for a symlink the owner of its target, never following it further), and lists what would defeat the
     setup as RV(problems), each naming the path.
@@ -23,7 +23,6 @@ author:
   - happyssh.agent contributors (@happyssh)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
