@@ -615,5 +615,3 @@ def remove_if_present(path):
     except FileNotFoundError:
         return False
     return True
-
-

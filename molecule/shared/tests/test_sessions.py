@@ -66,9 +66,13 @@ def hop_pane(target):
         pane.type(f"ssh -A -tt -i ~/.ssh/hop -p {target.port} -o StrictHostKeyChecking=no"
                   f" -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR {HOP_USER}@127.0.0.1")
         # Logged in once the hop's shell answers with its own SSH_CONNECTION.
-        hop_sock = wait_for(lambda: (pane.ask("echo $SSH_CONNECTION $SSH_AUTH_SOCK", timeout=3) or "").strip(), 20)
-        fields = (hop_sock or "").split()
-        assert len(fields) == 5 and fields[0] == "127.0.0.1", hop_sock
+        def logged_in():
+            answer = (pane.ask("echo $SSH_CONNECTION $SSH_AUTH_SOCK", timeout=3) or "").strip()
+            return answer if answer and not answer.endswith("/.ssh/ssh_auth_sock") else None
+
+        answer = wait_for(logged_in, 20)
+        fields = (answer or "").split()
+        assert len(fields) == 5 and fields[0] == "127.0.0.1", answer
         return fields[4]
 
     yield pane, hop

@@ -55,6 +55,7 @@ SHELLS = {
     'posh': ['posh'],
 }
 
+
 def _shell_available(name):
     argv = SHELLS[name]
     if shutil.which(argv[0]) is None:
@@ -122,7 +123,7 @@ class Session:
             # The session's shell, a child of its sshd, carries SSH_CONNECTION (a hop's origin).
             self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" bash -c "SSH_CONNECTION=\\"\\$0\\" sleep 300 & wait" "$1"',
                                      title, connection])
-            _wait(lambda: self._children(), 'the session shell of %s' % name)
+            _wait(self._children, 'the session shell of %s' % name)
         _wait(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
         pid = self.sshd.pid
         if layout == 'tmp':

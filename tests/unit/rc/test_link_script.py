@@ -626,8 +626,8 @@ def test_attach_from_a_hop_changes_nothing(env, shell):
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     hop = env.session('hop', tty=True)
-    client = env.spawn(['sleep', '300'], dict(os.environ, SSH_AUTH_SOCK=hop.sock,
-                                               SSH_CONNECTION=hop_connection(env)))
+    variables = dict(os.environ, SSH_AUTH_SOCK=hop.sock, SSH_CONNECTION=hop_connection(env))
+    client = env.spawn(['sleep', '300'], variables)
     env.hook(shell, 'attach', client.pid)
     linked(env, owner, 'tty')
 
