@@ -1,29 +1,36 @@
-"""Load: many short forwarded connections while a long-lived interactive
-owner is connected, with a reader polling the link throughout; and a churn of
-interactive owners opening and closing in overlapping pairs."""
+"""Load on a shared host: three users, each with a live interactive owner that
+churns and a tmux pane, while many short forwarded connections arrive, with a
+reader per user polling the link throughout; and a churn of interactive
+owners opening and closing in overlapping pairs."""
 
 import json
 import os
 import statistics
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-CONNECTIONS = int(os.environ.get("HAPPYSSH_LOAD_CONNECTIONS", "200"))
-PARALLEL = 20
+from test_story import tmux_keys
+
+CONNECTIONS = int(os.environ.get("HAPPYSSH_LOAD_CONNECTIONS", "300"))
+PARALLEL = 50
+USERS = ("lena", "sam", "tess")
+BASELINE = "vera"  # an account without the rc, for the cost
 
 # Runs on the host as the user: lstat the link and ask its agent for
-# identities, as fast as it can, until told to stop.
+# identities, as fast as it can, until told to stop. A failed answer counts
+# against us only while the sshd of the socket the link leads to still runs.
 READER = r'''
-import json, os, socket, struct, sys, time
+import json, os, re, socket, struct, sys, time
 link = os.path.expanduser("~/.ssh/ssh_auth_sock")
 stop = link + ".stop-reader"
-samples = missing = dead = 0
+samples = missing = dead = dead_owner_gone = 0
 print("ready", flush=True)
 while not os.path.exists(stop):
     samples += 1
     try:
-        os.lstat(link)
+        target = os.readlink(link)
     except FileNotFoundError:
         missing += 1
         continue
@@ -33,13 +40,18 @@ while not os.path.exists(stop):
         s.connect(link)
         s.sendall(struct.pack(">IB", 1, 11))
         if s.recv(5)[4:5] != b"\x0c":
-            dead += 1
+            raise OSError("no answer")
         s.close()
     except OSError:
-        dead += 1
+        pid = re.search(r"(?:agent\.|\.sshd\.)([0-9]+)", target)
+        if pid and os.path.exists("/proc/" + pid.group(1)):
+            dead += 1
+        else:
+            dead_owner_gone += 1
     time.sleep(0.002)
 os.unlink(stop)
-print(json.dumps({"samples": samples, "missing": missing, "dead": dead}), flush=True)
+print(json.dumps({"samples": samples, "missing": missing, "dead": dead, "dead_owner_gone": dead_owner_gone}),
+      flush=True)
 '''
 
 
@@ -49,34 +61,70 @@ def timed_connection(target, user, agent):
     return user, proc.returncode, time.monotonic() - start
 
 
-def test_short_connections_under_load(target, agents, figures):
-    laptop, rsync = agents("laptop"), agents("rsync")
-    with target.session("lena", laptop) as owner:
-        reader = subprocess.Popen(target.argv("lena", f"python3 -c '{READER}'"), stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, text=True)
-        assert reader.stdout.readline().strip() == "ready"
-        # Interleave the loaded account with one that has no rc, for the cost.
-        users = ["lena", "vera"] * CONNECTIONS
+def churn(target, user, laptops, stop):
+    """Interactive owners of one user open and close in overlapping pairs until told to stop."""
+    cycles = 0
+    previous = target.session(user, laptops[0])
+    while not stop.is_set():
+        following = target.session(user, laptops[(cycles + 1) % 2])
+        time.sleep(1)
+        previous.close()
+        previous = following
+        cycles += 1
+    return previous, cycles
+
+
+def test_bastion_under_load(target, agents, figures):
+    """Three users at once, each with a live interactive owner (churning) and a tmux pane, while
+    short `ssh -A host true` connections arrive spread across them, 50 at a time."""
+    rsync = agents("rsync")
+    laptops = {user: [agents(f"{user}-laptop-1"), agents(f"{user}-laptop-2")] for user in USERS}
+    readers = {}
+    for user in USERS:
+        target.run(user, "tmux kill-server 2>/dev/null; tmux new-session -d -s load", check=False)
+        readers[user] = subprocess.Popen(target.argv(user, f"python3 -c '{READER}'"), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, text=True)
+        assert readers[user].stdout.readline().strip() == "ready"
+    stop = threading.Event()
+    with ThreadPoolExecutor(len(USERS)) as churners:
+        owners = [churners.submit(churn, target, user, laptops[user], stop) for user in USERS]
+        users = [USERS[i % len(USERS)] for i in range(CONNECTIONS)]
+        users = [name for pair in zip(users, [BASELINE] * CONNECTIONS) for name in pair]
         with ThreadPoolExecutor(PARALLEL) as pool:
             results = list(pool.map(lambda user: timed_connection(target, user, rsync), users))
-        target.run("lena", "touch ~/.ssh/ssh_auth_sock.stop-reader")
-        polled = json.loads(reader.stdout.readline())
-        reader.wait(timeout=30)
-        owner_alive = owner.proc.poll() is None
-        link_after = target.link_target("lena")
+        stop.set()
+        finals = dict(zip(USERS, (future.result() for future in owners)))
+    polled = {}
+    for user in USERS:
+        target.run(user, "touch ~/.ssh/ssh_auth_sock.stop-reader")
+        polled[user] = json.loads(readers[user].stdout.readline())
+        readers[user].wait(timeout=30)
+    panes = {user: tmux_keys(target, user, "load:0.0") for user in USERS}
+    links = {user: target.link_target(user) for user in USERS}
+    for owner, _cycles in finals.values():
+        owner.close()
+    for user in USERS:
+        target.run(user, "tmux kill-server", check=False)
 
-    with_rc = [seconds for user, _rc, seconds in results if user == "lena"]
-    without_rc = [seconds for user, _rc, seconds in results if user == "vera"]
+    with_rc = [seconds for user, _rc, seconds in results if user != BASELINE]
+    without_rc = [seconds for user, _rc, seconds in results if user == BASELINE]
     figures["load"] = {
-        "connections": CONNECTIONS, "parallel": PARALLEL, "reader_samples": polled["samples"],
-        "link_missing": polled["missing"], "link_dead_while_owner_lived": polled["dead"],
-        "failed_connections": sum(1 for user, rc, _s in results if user == "lena" and rc != 0),
+        "users": len(USERS), "connections": CONNECTIONS, "parallel": PARALLEL,
+        "owner_churn_cycles": sum(cycles for _owner, cycles in finals.values()),
+        "reader_samples": sum(p["samples"] for p in polled.values()),
+        "link_missing": sum(p["missing"] for p in polled.values()),
+        "link_dead_while_owner_lived": sum(p["dead"] for p in polled.values()),
+        "link_dead_after_owner_left": sum(p["dead_owner_gone"] for p in polled.values()),
+        "failed_connections": sum(1 for _user, rc, _s in results if rc != 0),
         "median_ms_with_rc": round(statistics.median(with_rc) * 1000, 1),
         "median_ms_without_rc": round(statistics.median(without_rc) * 1000, 1),
     }
-    assert owner_alive
-    assert link_after == owner.sock
-    assert polled["samples"] > 100
+    for user in USERS:
+        # The last owner still holds the link, and the pane reaches its agent through it.
+        owner, _cycles = finals[user]
+        assert links[user] == owner.sock, (user, links[user], owner.sock)
+        assert "laptop" in panes[user], (user, panes[user])
+        assert polled[user]["samples"] > 50
     assert figures["load"]["link_missing"] == 0
     assert figures["load"]["link_dead_while_owner_lived"] == 0
     assert figures["load"]["failed_connections"] == 0

@@ -4,12 +4,14 @@ Molecule created, whose address and port come from its inventory.
 Each scenario's conftest.py takes the fixtures from here."""
 
 import os
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "lib"))
+import agents as agent_lib  # noqa: E402 pylint: disable=wrong-import-position,import-error
 
 KEY = os.environ["HAPPYSSH_KEY"]
 
@@ -83,39 +85,12 @@ class Session:
         self.close()
 
 
-class Agent:
+class Agent(agent_lib.RealAgent):
     """A real ssh-agent on this machine holding one key named after it."""
 
     def __init__(self, name):
         self.dir = tempfile.mkdtemp(prefix="hs-agent-")
-        self.sock = os.path.join(self.dir, "agent")
-        self.name = name
-        self.proc = subprocess.Popen(["ssh-agent", "-D", "-a", self.sock],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # The socket file appears before the agent accepts connections.
-        for _attempt in range(100):
-            if self._listening():
-                break
-            time.sleep(0.05)
-        key = os.path.join(self.dir, "key")
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key],
-                       check=True)
-        subprocess.run(["ssh-add", "-q", key], env=dict(os.environ, SSH_AUTH_SOCK=self.sock),
-                       check=True, capture_output=True)
-
-    def _listening(self):
-        probe = socket.socket(socket.AF_UNIX)
-        try:
-            probe.connect(self.sock)
-            return True
-        except OSError:
-            return False
-        finally:
-            probe.close()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        super().__init__(os.path.join(self.dir, "agent"), name, self.dir)
 
 
 def run_playbook(playbook, *extra_vars):

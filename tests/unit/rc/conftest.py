@@ -42,7 +42,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
-import homes  # noqa: E402 pylint: disable=wrong-import-position
+import agents  # noqa: E402 pylint: disable=wrong-import-position,import-error
+import homes  # noqa: E402 pylint: disable=wrong-import-position,import-error
 PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 USER = getpass.getuser()
 NOBODY = 65534
@@ -75,14 +76,6 @@ def shell(request):
 
 def _randname(length=10):
     return ''.join(random.choice(string.ascii_letters + string.digits) for dummy in range(length))
-
-
-def _wait(predicate, what, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out waiting for %s' % what)
-        time.sleep(0.005)
 
 
 def _namespace_works(tmp_dir):
@@ -123,8 +116,8 @@ class Session:
             # The session's shell, a child of its sshd, carries SSH_CONNECTION (a hop's origin).
             self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" bash -c "SSH_CONNECTION=\\"\\$0\\" sleep 300 & wait" "$1"',
                                      title, connection])
-            _wait(self._children, 'the session shell of %s' % name)
-        _wait(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
+            agents.wait_until(self._children, 'the session shell of %s' % name)
+        agents.wait_until(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
         pid = self.sshd.pid
         if layout == 'tmp':
             self.dir = os.path.join('/tmp', 'ssh-' + _randname())
@@ -134,25 +127,7 @@ class Session:
             self.sock = os.path.join(self.dir, 's.%s.sshd.%d.%s' % (_randname(16).lower(), pid, _randname(10)))
         os.makedirs(self.real_dir, mode=0o700, exist_ok=True)
         os.chmod(self.real_dir, 0o700)
-        self.agent = self._spawn(['ssh-agent', '-D', '-a', self.real])
-        # The socket file appears before the agent accepts connections.
-        _wait(self._listening, 'the agent of %s to listen' % name)
-        key = os.path.join(env.keys, name)
-        if not os.path.exists(key):
-            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
-        subprocess.run(['ssh-add', '-q', key], env=dict(os.environ, SSH_AUTH_SOCK=self.real),
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-
-    def _listening(self):
-        probe = socket.socket(socket.AF_UNIX)
-        try:
-            probe.connect(self.real)
-            return True
-        except OSError:
-            return False
-        finally:
-            probe.close()
+        self.agent = agents.RealAgent(self.real, name, env.keys, popen=self._spawn).proc
 
     def _spawn(self, argv):
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

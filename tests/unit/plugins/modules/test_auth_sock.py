@@ -11,17 +11,19 @@ import errno
 import json
 import os
 import shutil
-import socket
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 
 import pytest
 
 from ansible.module_utils import basic
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'lib'))
+from agents import FakeAgent, stale_socket  # noqa: E402 pylint: disable=wrong-import-position,import-error
 from ansible_collections.happyssh.agent.plugins.module_utils import agent_link
 from ansible_collections.happyssh.agent.plugins.modules import auth_sock
 
@@ -42,79 +44,6 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs
 
 
 # ---------------------------------------------------------------- fake sockets
-
-def identities_reply(keys):
-    body = bytes([12]) + struct.pack('>I', keys)
-    for i in range(keys):
-        for field in (b'fake-key-blob-%d' % i, b'comment %d' % i):
-            body += struct.pack('>I', len(field)) + field
-    return struct.pack('>I', len(body)) + body
-
-
-class FakeAgent:
-    """A unix socket served by a thread. mode: keys, split, hang, garbage, failure, close."""
-
-    def __init__(self, path, mode='keys', keys=2):
-        self.path, self.mode, self.keys = path, mode, keys
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(path)
-        self.server.listen(16)
-        self.server.settimeout(0.05)
-        self.done = threading.Event()
-        self.held = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.done.is_set():
-            try:
-                conn, dummy = self.server.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                self._answer(conn)
-            except OSError:
-                pass
-            if self.mode == 'hang':
-                self.held.append(conn)
-            else:
-                conn.close()
-
-    def _answer(self, conn):
-        conn.settimeout(2)
-        request = conn.recv(5)
-        assert request == struct.pack('>IB', 1, 11)
-        if self.mode in ('hang', 'close'):
-            return
-        if self.mode == 'garbage':
-            conn.sendall(b'\x00\x00\x00\x04junk')
-        elif self.mode == 'failure':
-            conn.sendall(struct.pack('>IB', 1, 5))
-        elif self.mode == 'split':
-            reply = identities_reply(self.keys)
-            for i in range(0, len(reply), 3):
-                conn.sendall(reply[i:i + 3])
-                time.sleep(0.001)
-        else:
-            conn.sendall(identities_reply(self.keys))
-
-    def stop(self):
-        self.done.set()
-        self.server.close()
-        self.thread.join(2)
-        for conn in self.held:
-            conn.close()
-
-
-def stale_socket(path):
-    """Bind and close: the file stays, connecting is refused."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(path)
-    sock.close()
-    return path
-
 
 def set_mtime(path, when):
     os.utime(path, (when, when), follow_symlinks=False)
