@@ -65,8 +65,9 @@ def hop_pane(target):
     def hop():
         pane.type(f"ssh -A -tt -i ~/.ssh/hop -p {target.port} -o StrictHostKeyChecking=no"
                   f" -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR {HOP_USER}@127.0.0.1")
-        # Logged in once the hop's shell answers with its own SSH_CONNECTION.
+
         def logged_in():
+            """Once logged in, the hop's shell answers with its own SSH_CONNECTION and socket."""
             answer = (pane.ask("echo $SSH_CONNECTION $SSH_AUTH_SOCK", timeout=3) or "").strip()
             return answer if answer and not answer.endswith("/.ssh/ssh_auth_sock") else None
 
