@@ -139,4 +139,4 @@ def test_system_scope_and_missing_ssh_directory(target, agents):
         assert proc.stdout == b"x" and proc.stderr == b""
         assert target.root("test -e ~olga/.ssh && echo made || echo none").strip() == "none"
     finally:
-        target.root("rm -f /etc/ssh/sshrc /etc/tmux.conf /etc/screenrc; rm -rf /usr/local/lib/happyssh")
+        target.root("rm -f /etc/ssh/sshrc /etc/tmux.conf /etc/screenrc; rm -rf /usr/local/lib/happyssh /etc/happyssh")
