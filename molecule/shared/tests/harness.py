@@ -61,6 +61,7 @@ class Target:
 
 class Session:
     def __init__(self, target, user, agent, tty, command):
+        self.user = user
         env = dict(os.environ, SSH_AUTH_SOCK=agent.sock, TERM="xterm-256color")
         command = f"echo SOCK=$SSH_AUTH_SOCK; {command}"
         self.proc = subprocess.Popen(target.argv(user, command, agent, tty), env=env,
