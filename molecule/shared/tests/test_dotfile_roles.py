@@ -28,42 +28,43 @@ def reconnect_story(target, agents, user):
     target.run(user, "tmux kill-server; screen -S story -X quit", check=False)
 
 
-@pytest.fixture(scope="module")
-def dotfile_role_runs():
-    playbook = os.path.join(ROOT, "examples", "dotfiles", "playbook.yml")
-    return [run_playbook(playbook, "dotfiles_users=dora") for _run in range(2)]
-
-
-def test_example_dotfile_role_converges(target, dotfile_role_runs):
-    first, second = dotfile_role_runs
+def apply_twice(example, extra_vars):
+    """Run an example playbook twice: the first run works, the second changes nothing."""
+    playbook = os.path.join(ROOT, "examples", example, "playbook.yml")
+    first, second = [run_playbook(playbook, extra_vars) for _run in range(2)]
     assert recap(first)["failed"] == 0, first.stdout[-3000:]
     assert recap(second)["changed"] == 0, second.stdout[-3000:]
-    assert "add the line" not in second.stdout + second.stderr
+    return second
+
+
+@pytest.fixture(scope="module")
+def dotfile_role_second_run():
+    return apply_twice("dotfiles", "dotfiles_users=dora")
+
+
+def test_example_dotfile_role_converges(target, dotfile_role_second_run):
+    assert "add the line" not in dotfile_role_second_run.stdout + dotfile_role_second_run.stderr
     # The dotfile role's templates are exactly what it wrote: no line of ours was added.
     assert target.root("grep -c happyssh ~dora/.tmux.conf ~dora/.screenrc ~dora/.ssh/rc").split() == \
         ["/home/dora/.tmux.conf:1", "/home/dora/.screenrc:1", "/home/dora/.ssh/rc:1"]
     assert target.root("test -e ~dora/.config/tmux/tmux.conf && echo made || echo none").strip() == "none"
 
 
-def test_example_dotfile_role_reconnect_story(target, agents, dotfile_role_runs):
+def test_example_dotfile_role_reconnect_story(target, agents, dotfile_role_second_run):
     reconnect_story(target, agents, "dora")
 
 
 @pytest.fixture(scope="module")
-def stow_runs():
-    playbook = os.path.join(ROOT, "examples", "stow", "playbook.yml")
-    return [run_playbook(playbook, "stow_user=stan") for _run in range(2)]
+def stow_second_run():
+    return apply_twice("stow", "stow_user=stan")
 
 
-def test_stow_repository_stays_clean(target, stow_runs):
-    first, second = stow_runs
-    assert recap(first)["failed"] == 0, first.stdout[-3000:]
-    assert recap(second)["changed"] == 0, second.stdout[-3000:]
+def test_stow_repository_stays_clean(target, stow_second_run):
     status = target.run("stan", "git -C ~/dotfiles status --porcelain --ignored").stdout.decode()
     assert status == "", status
     assert target.root("readlink ~stan/.tmux.conf ~stan/.screenrc").split() == \
         ["dotfiles/tmux/.tmux.conf", "dotfiles/screen/.screenrc"]
 
 
-def test_stow_home_reconnect_story(target, agents, stow_runs):
+def test_stow_home_reconnect_story(target, agents, stow_second_run):
     reconnect_story(target, agents, "stan")
