@@ -94,15 +94,15 @@ class Agent(agent_lib.RealAgent):
         super().__init__(os.path.join(self.dir, "agent"), name, self.dir)
 
 
-def run_playbook(playbook, *extra_vars):
+def run_playbook(playbook, *extra_vars, options=()):
     """ansible-playbook on the scenario's host; extra_vars: each one -e argument."""
-    argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook]
+    argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook] + list(options)
     for value in extra_vars:
         argv += ["-e", value]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
 
 
-def apply_role(*extra_vars, tasks_from="main"):
+def apply_role(*extra_vars, tasks_from="main", options=()):
     """Run happyssh.agent.forwarding on the scenario's host with ansible-playbook."""
     playbook = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
                 "    - ansible.builtin.include_role:\n        name: happyssh.agent.forwarding\n"
@@ -110,7 +110,7 @@ def apply_role(*extra_vars, tasks_from="main"):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         handle.write(playbook)
     try:
-        return run_playbook(handle.name, *extra_vars)
+        return run_playbook(handle.name, *extra_vars, options=options)
     finally:
         os.unlink(handle.name)
 

@@ -123,3 +123,13 @@ def test_tmux_part_alone_for_dotfile_roles(target):
                                      "happyssh-link", "tmux.conf"]
     second = apply_role('{"forwarding_users": ["yara"]}', tasks_from="tmux")
     assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0
+
+
+def test_check_mode_on_a_fresh_account_changes_nothing_and_shows_every_file(target):
+    target.root("id cleo >/dev/null 2>&1 || useradd -m -s /bin/bash cleo")
+    before = target.root("find ~cleo -printf '%p %m %s\\n' | sort")
+    proc = apply_role("forwarding_users=cleo", options=["--check", "--diff"])
+    assert recap(proc)["failed"] == 0 and recap(proc)["changed"] == 1, proc.stdout[-3000:]
+    for path in (".ssh/happyssh/happyssh-link", ".ssh/happyssh/rc", ".ssh/rc", ".screenrc"):
+        assert f"/home/cleo/{path}" in proc.stdout, path
+    assert target.root("find ~cleo -printf '%p %m %s\\n' | sort") == before
