@@ -142,8 +142,8 @@ def test_old_blocks_are_removed_from_every_file_read(home):
     write(os.path.join(home, '.tmux.conf'), b'set -g mouse on\n' + old)
     entry = include(home, '.config/tmux/tmux.conf', reads=[os.path.join(home, '.tmux.conf')], old_blocks=['tmux'])
     result = run(home, [entry])
-    assert sorted(f['path'] for f in result['files']) == [os.path.join(home, '.config/tmux/tmux.conf'),
-                                                            os.path.join(home, '.tmux.conf')]
+    changed = sorted(f['path'] for f in result['files'])
+    assert changed == [os.path.join(home, '.config/tmux/tmux.conf'), os.path.join(home, '.tmux.conf')]
     assert read(os.path.join(home, '.tmux.conf')) == b'set -g mouse on\n'
     assert run(home, [entry])['files'] == []
 
