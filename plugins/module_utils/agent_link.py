@@ -502,7 +502,7 @@ def pid_alive(pid):
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: no pid is that large
         return False
     except PermissionError:
         return True
@@ -518,12 +518,16 @@ def lock_holder(lock_path):
 
 
 def clear_stale_lock(lock_path):
-    """Remove the lock when its holder no longer exists; True when removed."""
-    holder = lock_holder(lock_path)
-    if holder is None or pid_alive(holder):
+    """Remove the lock when its holder no longer exists or it names no process at all (as the
+    rc does); never a file or directory in its place. True when removed."""
+    try:
+        target = os.readlink(lock_path)
+    except OSError:
+        return False
+    if re.fullmatch('[0-9]+', target) and pid_alive(int(target)):
         return False
     try:
-        if os.readlink(lock_path) != str(holder):
+        if os.readlink(lock_path) != target:
             return False
         os.unlink(lock_path)
     except OSError:
