@@ -5,10 +5,15 @@
 #   eco_tool_venv NAME SPEC...   make (once) .cache/tools/NAME, a venv of Debian's
 #                                /usr/bin/python3 holding the pip SPECs; prints its path.
 #                                It is remade when the SPECs change.
-#   eco_locked COMMAND...        run COMMAND holding /tmp/happyssh-podman.lock (one podman user
-#                                at a time on this machine); runs it at once when this process
-#                                already inherited the lock from a caller such as
-#                                `flock /tmp/happyssh-podman.lock bash tests/run`.
+#   eco_locked COMMAND...        run COMMAND (a command or a function, in a subshell with
+#                                errexit on) holding /tmp/happyssh-podman.lock, so that one
+#                                podman user runs at a time on this machine; runs it at once
+#                                inside another eco_locked, or when a caller such as
+#                                `flock /tmp/happyssh-podman.lock bash tests/run` holds it.
+#                                Call it as a plain command (or through eco_try): after `if`,
+#                                `||` or `&&`, bash turns errexit off inside, for good.
+#   eco_try COMMAND...           run COMMAND in a subshell with errexit on and put its exit
+#                                status in $eco_rc, without stopping the caller.
 #   eco_recap_sum LOG FIELD      sum of FIELD (ok, changed, failed, unreachable...) over the
 #                                PLAY RECAP lines of an ansible-playbook log.
 
@@ -38,16 +43,50 @@ eco_lock_inherited() {
   return 1
 }
 
+# The lock is held by a small holder process, not by this shell: whatever COMMAND
+# starts and leaves running (conmon of a `podman run -d`, an ssh ControlPersist master)
+# would otherwise inherit the descriptor and keep the lock after COMMAND is done.
+# The holder lets go when COMMAND ends, or when this shell is gone (or a zombie).
 eco_locked() {
-  if eco_lock_inherited; then
+  local dir holder rc errexit='' owner=$BASHPID
+  if [ -n "${HAPPYSSH_PODMAN_LOCK_HELD:-}" ] || eco_lock_inherited; then
     "$@"
     return
   fi
+  case $- in *e*) errexit=1 ;; esac
+  dir=$(mktemp -d)
+  # shellcheck disable=SC2016 # expanded by the holder's sh
+  flock "$eco_lock" sh -c ': >"$1/held"
+    while [ ! -e "$1/done" ] && grep -q "^State:[[:space:]]*[^Z]" "/proc/$2/status" 2>/dev/null; do sleep 0.2; done' \
+    eco-lock-holder "$dir" "$owner" &
+  holder=$!
+  until [ -e "$dir/held" ]; do
+    kill -0 "$holder" 2>/dev/null || { rm -rf "$dir"; echo "eco_locked: flock $eco_lock failed" >&2; return 1; }
+    sleep 0.2
+  done
+  set +e
   (
-    exec 9>>"$eco_lock"
-    flock 9
+    set -e
+    export HAPPYSSH_PODMAN_LOCK_HELD=1
     "$@"
   )
+  rc=$?
+  [ -z "$errexit" ] || set -e
+  : >"$dir/done"
+  wait "$holder" || true
+  rm -rf "$dir"
+  return "$rc"
+}
+
+eco_try() {
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  # shellcheck disable=SC2034 # read by the caller
+  eco_rc=$?
+  set -e
 }
 
 eco_recap_sum() {
