@@ -298,6 +298,7 @@ class Env:
         return proc
 
     def close(self):
+        self._reap_keepers()
         for sess in self.sessions:
             sess.close()
             if sess.dir is not None and sess.dir.startswith('/tmp/'):
@@ -311,6 +312,25 @@ class Env:
         self.sessions = []
         self.procs = []
         self.servers = []
+
+    def _reap_keepers(self):
+        """A run that timed out is killed, but the shell it started to run the keeper is not: end
+        the shells running a file of this home (dash FILE, busybox sh FILE), so that a hang fails
+        one test and leaves nothing behind."""
+        mark = os.fsencode(self.ssh) + b'/'
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                    argv = handle.read().split(b'\0')
+            except OSError:
+                continue
+            if any(arg.startswith(mark) for arg in argv[1:3]):
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
 
     def _wrap(self, argv):
         if not self.namespaced:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import time
 
 import pytest
@@ -64,28 +63,6 @@ PAYLOADS = [
 LONG = 'x' * (255 - len('ssh-'))  # NAME_MAX
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='making files of another user needs root')
-
-
-@pytest.fixture(autouse=True)
-def reap(env):
-    """A run that conftest times out is killed, but the shell it started to run the keeper is
-    not: end those of this test's home after it (by pid), so that a hang fails one test and
-    leaves nothing behind."""
-    yield
-    mark = os.fsencode(env.ssh) + b'/'
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
-                argv = handle.read().split(b'\0')
-        except OSError:
-            continue
-        if any(arg.startswith(mark) for arg in argv[1:3]):  # dash FILE, busybox sh FILE
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
 
 
 @pytest.fixture

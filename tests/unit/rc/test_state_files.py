@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import os
 import random
-import signal
 import stat
 import threading
 import time
@@ -46,28 +45,6 @@ LONG_LINE = 256 * 1024
 STATE_MISTAKES = ['garbage', 'command', 'huge', 'long-line', 'empty', 'directory', 'dir-symlink', 'dev-zero',
                   'fifo']
 LOCK_MISTAKES = ['file', 'directory', 'dir-symlink', 'huge-number', 'negative', 'garbage', 'dot', 'proc-entry']
-
-
-@pytest.fixture(autouse=True)
-def reap(env):
-    """A run that conftest times out is killed, but the shell it started to run the keeper is
-    not: end those of this test's home after it (by pid), so that a hang fails one test and
-    leaves nothing behind."""
-    yield
-    mark = os.fsencode(env.ssh) + b'/'
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
-                argv = handle.read().split(b'\0')
-        except OSError:
-            continue
-        if any(arg.startswith(mark) for arg in argv[1:3]):  # dash FILE, busybox sh FILE
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
 
 
 @functools.lru_cache(maxsize=1)
