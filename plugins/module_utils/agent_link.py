@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import os
 import pwd
 import re
@@ -49,6 +50,7 @@ ERRNO_REASONS = {
 
 GLOB_MAGIC = re.compile('[*?[]')
 LOOP_REASON = 'leads back to the link'
+OTHER_HOST_REASON = 'socket of another host'
 
 # alive: bool, keys: int or None, reason: str or None
 Probe = namedtuple('Probe', ['alive', 'keys', 'reason'])
@@ -71,6 +73,37 @@ def user_home():
 
 def default_link_path():
     return os.path.join(user_home(), '.ssh', 'ssh_auth_sock')
+
+
+def default_host_dir():
+    """This host's directory of the effective user, where the keeper keeps the host's link."""
+    return '/tmp/happyssh-' + pwd.getpwuid(os.geteuid()).pw_name
+
+
+def host_link_path(host_dir):
+    """This host's link inside its directory; the link in the home points here."""
+    return os.path.join(host_dir, 'agent')
+
+
+
+HASH_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+HASH_LEN = 10
+SOCKET_HOST = re.compile(r'/s\.([^/.]+)\.sshd\.[0-9]+\.[^/]*$')
+
+
+def host_hash(hostname=None):
+    """The hostname hash OpenSSH 10.1 and later put in forwarded socket names (misc-agent.c):
+    SHA-512 of gethostname(), the first HASH_LEN bytes each taken modulo 62 into [a-zA-Z0-9]."""
+    name = socket.gethostname() if hostname is None else hostname
+    digest = hashlib.sha512(os.fsencode(name)).digest()
+    return ''.join(HASH_CHARS[byte % len(HASH_CHARS)] for byte in bytearray(digest[:HASH_LEN]))
+
+
+def socket_host(sock_path):
+    """The hostname hash in an OpenSSH >= 10.1 socket name, or None for names that carry none
+    (/tmp/ssh-*/agent.<pid> is of this host by place)."""
+    match = SOCKET_HOST.search(sock_path)
+    return match.group(1) if match else None
 
 
 def expand_home(pattern, home):
@@ -199,6 +232,8 @@ def inspect_candidate(sock_path, link_path, uid, dir_cache):
     reason = socket_problem(st, uid)
     if reason is None:
         reason = directory_problem(os.path.dirname(sock_path), uid, dir_cache)
+    if reason is None and socket_host(sock_path) not in (None, host_hash()):
+        reason = OTHER_HOST_REASON
     return Candidate(sock_path, st.st_mtime_ns, reason)
 
 
@@ -270,15 +305,20 @@ def probe_cached(sock_path, timeout, probed):
     return probed[sock_path]
 
 
-def link_problem(link_path, target, uid, timeout, probed):
-    """Return (reason, probe): reason is None when link_path -> target leads to a live trusted agent."""
+def link_problem(link_path, target, uid, timeout, probed, home_link=None):
+    """Return (reason, probe): reason is None when link_path -> target leads to a live trusted agent.
+    home_link: the link in the home that leads to link_path, which must not be the target either and
+    is what a hop's client forwards (default: link_path itself)."""
+    home_link = link_path if home_link is None else home_link
     resolved = os.path.normpath(os.path.join(os.path.dirname(link_path), target))
+    if resolved == home_link:
+        return 'is the link itself', None
     cand = inspect_candidate(resolved, link_path, uid, {})
     if cand.reason in ('is the link itself', 'no such file'):
         return cand.reason, None
     if cand.reason is not None:
         return 'untrusted: %s' % cand.reason, None
-    if leads_to_link(resolved, link_path, session_connection(resolved)):
+    if leads_to_link(resolved, home_link, session_connection(resolved)):
         return LOOP_REASON, None
     probe = probe_cached(resolved, timeout, probed)
     return probe.reason, probe
@@ -618,4 +658,27 @@ def remove_if_present(path):
         os.unlink(path)
     except FileNotFoundError:
         return False
+    return True
+
+
+def check_host_dir(host_dir, uid, create):
+    """This host's directory must be a real directory of the user that nobody else can write to;
+    a missing one is made (mode 0700) when create is true. True when it exists afterwards."""
+    try:
+        st = os.lstat(host_dir)
+    except FileNotFoundError:
+        if not create:
+            return False
+        try:
+            os.mkdir(host_dir, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise AuthSockError('cannot create %s: %s' % (host_dir, os_reason(exc)))
+        st = os.lstat(host_dir)
+    problem = _directory_problem(host_dir, uid) if stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode) else \
+        'not a directory'
+    if problem is not None:
+        raise AuthSockError('%s is not a private directory of the user (%s); refusing to keep the link there'
+                            % (host_dir, problem))
     return True

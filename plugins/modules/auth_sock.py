@@ -35,6 +35,12 @@ description:
     loop counts as dead (reason V(leads back to the link)).
   - The link is replaced atomically (a new symlink under a temporary name, renamed over the old one), so it never
     goes missing. When no live agent is found, a dead link is left in place.
+  - Each host keeps its own link, state file and lock in a directory of the user on that host, O(host_dir). The link
+    in the home, O(path), is a symlink to C(<host_dir>/agent), the same bytes on every host, so hosts that share a
+    home directory (NFS) never replace each other's link. A link in the home that points at a socket directly (the
+    layout of 0.2.0 and of the blog recipe) is migrated, keeping its target while it is alive.
+  - With OpenSSH 10.1 and newer every host puts its sockets in the shared C(~/.ssh/agent); a socket whose name
+    carries another host's hostname hash (C(s.<hash>.sshd.<pid>.<random>)) is never chosen and its pid never read.
 author:
   - happyssh.agent contributors (@happyssh)
 extends_documentation_fragment:
@@ -60,7 +66,7 @@ options:
   state:
     description:
       - V(present) makes sure O(path) points at a live trusted agent socket, repairing the link when needed.
-      - V(absent) removes O(path), but only when it is a symlink, together with the rc state file C(<path>.owner).
+      - V(absent) removes O(path), but only when it is a symlink, together with this host's link and state file.
       - For a read-only check, use V(present) in check mode.
     type: str
     choices: [present, absent]
@@ -90,8 +96,19 @@ options:
   timeout:
     description:
       - Seconds to wait for one socket to answer the liveness probe.
+      - The default is the bound of the shell keeper (role variable C(forwarding_probe_timeout)), so the module
+        and every login agree on which agents are alive.
     type: float
-    default: 1.0
+    default: 2.0
+  host_dir:
+    description:
+      - This host's directory of the user, holding the host's link C(agent), its state file C(agent.owner) and
+        lock C(agent.lock). Made with mode 0700 when missing (not in check mode).
+      - Must be a real directory owned by the user that group and others cannot write to; the module fails
+        otherwise, naming it.
+      - When not set, C(/tmp/happyssh-<user>), the keeper's default.
+    type: path
+    version_added: 0.3.0
   fail_when_no_agent:
     description:
       - Fail when no live agent can be found.
@@ -99,10 +116,11 @@ options:
     type: bool
     default: false
 notes:
-  - The module takes the same lock as the shell rc, a symlink C(<path>.lock) whose target is the pid of the holder.
+  - The module takes the same lock as the shell keeper, a symlink C(<host_dir>/agent.lock) whose target is the pid of
+    the holder.
     A lock left behind by a process that no longer exists is removed. A lock held by a live process is waited for
     about two seconds; after that the module goes ahead without it and warns.
-  - After a repair the rc state file C(<path>.owner) is rewritten with the line C(manual <target>). When that
+  - After a repair the state file C(<host_dir>/agent.owner) is rewritten with the line C(manual <target>). When that
     write fails (a full home), the link is still repaired, the old state file is removed and a warning says so.
   - O(path) is expanded like any C(path) option, so a C(~) given in O(path) follows E(HOME). Leave O(path) unset to
     get the home directory from the password database.
@@ -152,10 +170,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: Path of the symlink.
+  description: Path of the symlink in the home.
   returned: always
   type: str
   sample: /home/alice/.ssh/ssh_auth_sock
+host_link:
+  description: This host's link, where O(path) leads.
+  returned: always
+  type: str
+  sample: /tmp/happyssh-alice/agent
+  version_added: 0.3.0
 target:
   description:
     - Target of the symlink after the run (in check mode, the target it would have).
@@ -248,33 +272,46 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import (
-    DEFAULT_SEARCH, MESSAGE_LIST_MAX, AuthSockError, acquire_lock, check_parent,
-    choose_live, default_link_path, describe_candidates, find_candidates, link_problem,
-    lock_holder, read_link, record_owner, release_lock, remove_if_present, replace_link,
-    require_link_or_missing, user_home)
+    DEFAULT_SEARCH, MESSAGE_LIST_MAX, AuthSockError, acquire_lock, check_host_dir, check_parent,
+    choose_live, default_host_dir, default_link_path, describe_candidates, find_candidates,
+    host_link_path, link_problem, lock_holder, read_link, record_owner, release_lock, remove_if_present,
+    replace_link, require_link_or_missing, user_home)
 
 
 # ---------------------------------------------------------------- states
 
-def base_result(path, previous):
-    return dict(path=path, previous_target=previous, target=previous, alive=False, key_count=None,
-                status=None, reason=None, candidates=[], changed=False)
+def base_result(path, host_link, previous):
+    return dict(path=path, host_link=host_link, previous_target=previous, target=previous, alive=False,
+                key_count=None, status=None, reason=None, candidates=[], changed=False)
 
 
-def ensure_present(path, patterns, prefer='interactive', timeout=1.0, check_mode=False, warn=None):
-    """Check the link and repair it from the best live candidate; returns the module result."""
+def ensure_present(path, patterns, prefer='interactive', timeout=2.0, check_mode=False, warn=None, host_dir=None):
+    """Check this host's link and repair it from the best live candidate, and make the link in the
+    home lead to it; returns the module result."""
     uid = os.geteuid()
     check_parent(path, uid)
-    kind, previous = read_link(path)
+    kind, home_target = read_link(path)
     require_link_or_missing(path, kind)
-    result = base_result(path, previous)
+    host_dir = host_dir or default_host_dir()
+    host_link = host_link_path(host_dir)
+    exists = check_host_dir(host_dir, uid, create=not check_mode)
+    dummy, previous = read_link(host_link) if exists else ('missing', None)
+    if previous is None and home_target not in (None, host_link):
+        # Before this host has a link of its own, the home's link names the owner (0.2.0, the recipe).
+        previous = os.path.normpath(os.path.join(os.path.dirname(path), home_target))
+    result = base_result(path, host_link, previous)
+    anchored = home_target == host_link
     probed = {}
     if previous is None:
         result['reason'] = 'missing'
     else:
-        reason, probe = link_problem(path, previous, uid, timeout, probed)
+        reason, probe = link_problem(host_link, previous, uid, timeout, probed, path)
         if reason is None:
             result.update(status='ok', alive=True, key_count=probe.keys)
+            if home_target != host_link or not os.path.islink(host_link):
+                result['changed'] = True
+                if not check_mode:
+                    install_link(path, host_link, previous, None, uid, timeout, warn)
             return result
         result['reason'] = reason
 
@@ -287,39 +324,57 @@ def ensure_present(path, patterns, prefer='interactive', timeout=1.0, check_mode
 
     result.update(status='repaired', changed=True, target=chosen, alive=True, key_count=probe.keys)
     if not check_mode:
-        fixed_meanwhile = install_link(path, chosen, previous, uid, timeout, warn)
+        fixed_meanwhile = install_link(path, host_link, chosen, previous, uid, timeout, warn)
         if fixed_meanwhile is not None:
-            result.update(status='ok', changed=False, target=fixed_meanwhile[0], key_count=fixed_meanwhile[1].keys)
+            result.update(status='ok', target=fixed_meanwhile[0], key_count=fixed_meanwhile[1].keys)
+            result['changed'] = not anchored
     return result
 
 
-def install_link(path, target, seen, uid, timeout, warn):
-    """Replace the link under the rc's lock; returns (target, probe) when someone else repaired it meanwhile."""
-    lock_path = path + '.lock'
+def anchor(path, host_link):
+    """Point the link in the home at this host's link (the same bytes from every host)."""
+    kind, current = read_link(path)
+    require_link_or_missing(path, kind)
+    if current != host_link:
+        try:
+            replace_link(path, host_link)
+        except OSError as exc:
+            raise AuthSockError('cannot point %s at %s: %s' % (path, host_link, exc))
+
+
+def install_link(path, host_link, target, seen, uid, timeout, warn):
+    """Replace this host's link under the keeper's lock (seen: the target judged dead; None to
+    install target as it is) and anchor the home's link; returns (target, probe) when someone else
+    repaired it meanwhile."""
+    lock_path = host_link + '.lock'
     locked = acquire_lock(lock_path)
     if not locked and warn is not None:
-        warn('%s is held by pid %s; repaired %s without the lock' % (lock_path, lock_holder(lock_path), path))
+        warn('%s is held by pid %s; repaired %s without the lock' % (lock_path, lock_holder(lock_path), host_link))
     try:
-        kind, current = read_link(path)
-        require_link_or_missing(path, kind)
-        if current is not None and current != seen:
-            reason, probe = link_problem(path, current, uid, timeout, {})
+        kind, current = read_link(host_link)
+        require_link_or_missing(host_link, kind)
+        if seen is not None and current is not None and current != seen:
+            reason, probe = link_problem(host_link, current, uid, timeout, {}, path)
             if reason is None:
+                anchor(path, host_link)
                 return current, probe
-        replace_link(path, target)
+        if current != target:
+            replace_link(host_link, target)
+            record_owner(host_link, target, warn)
+        anchor(path, host_link)
     except OSError as exc:
-        raise AuthSockError('cannot repair %s: %s' % (path, exc))
-    else:
-        record_owner(path, target, warn)
+        raise AuthSockError('cannot repair %s: %s' % (host_link, exc))
     finally:
         if locked:
             release_lock(lock_path)
     return None
 
 
-def ensure_absent(path, check_mode=False):
-    """Remove the link (only a symlink) and the rc state file."""
-    result = base_result(path, None)
+def ensure_absent(path, check_mode=False, host_dir=None):
+    """Remove the link in the home (only a symlink), this host's link and its state file, and the
+    state file 0.2.0 kept beside the home's link."""
+    host_link = host_link_path(host_dir or default_host_dir())
+    result = base_result(path, host_link, None)
     result['target'] = None
     if not os.path.isdir(os.path.dirname(path)):
         result['status'] = 'absent'
@@ -327,16 +382,19 @@ def ensure_absent(path, check_mode=False):
     check_parent(path, os.geteuid())
     kind, previous = read_link(path)
     require_link_or_missing(path, kind)
-    owner = path + '.owner'
-    result.update(previous_target=previous, status='removed' if previous is not None else 'absent')
-    result['changed'] = previous is not None or os.path.lexists(owner)
+    host_kind, host_target = read_link(host_link)
+    require_link_or_missing(host_link, host_kind)
+    leftovers = [p for p in (host_link + '.owner', path + '.owner') if os.path.lexists(p)]
+    result.update(previous_target=host_target if host_target is not None else previous,
+                  status='removed' if previous is not None or host_target is not None else 'absent')
+    result['changed'] = previous is not None or host_target is not None or bool(leftovers)
     if check_mode or not result['changed']:
         return result
-    lock_path = path + '.lock'
-    locked = acquire_lock(lock_path)
+    lock_path = host_link + '.lock'
+    locked = os.path.isdir(os.path.dirname(host_link)) and acquire_lock(lock_path)
     try:
-        remove_if_present(path)
-        remove_if_present(owner)
+        for name in [path, host_link] + leftovers:
+            remove_if_present(name)
     except OSError as exc:
         raise AuthSockError('cannot remove %s: %s' % (path, exc))
     finally:
@@ -374,7 +432,8 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             search=dict(type='list', elements='str', default=list(DEFAULT_SEARCH)),
             prefer=dict(type='str', default='interactive', choices=['interactive', 'newest', 'oldest']),
-            timeout=dict(type='float', default=1.0),
+            timeout=dict(type='float', default=2.0),
+            host_dir=dict(type='path'),
             fail_when_no_agent=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
@@ -386,10 +445,10 @@ def main():
 
     try:
         if params['state'] == 'absent':
-            result = ensure_absent(path, module.check_mode)
+            result = ensure_absent(path, module.check_mode, params['host_dir'])
         else:
             result = ensure_present(path, params['search'], params['prefer'], params['timeout'],
-                                    module.check_mode, module.warn)
+                                    module.check_mode, module.warn, params['host_dir'])
     except AuthSockError as exc:
         module.fail_json(msg=str(exc), path=path)
 

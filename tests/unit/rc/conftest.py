@@ -17,13 +17,15 @@ Forwarded agents are real ssh-agents whose sockets sit where OpenSSH puts them:
 
 The script scans /tmp/ssh-*, and other sessions on this host may have real root sockets
 there (or would find ours). When unshare(1) works, every shell therefore runs in a private
-mount namespace whose /tmp is a bind mount of our own directory; paths the script sees
+mount namespace whose /tmp is a bind mount of our own directory (tests/lib/private-tmp: the
+checkout and the venv stay at their paths, even under /tmp); paths the script sees
 (/tmp/ssh-...) are mapped back with Env.real(). Without it (not root, no unshare) the real
 /tmp is used, and a live root socket of someone else there can change which one is picked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import random
@@ -44,6 +46,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
 import agents  # noqa: E402 pylint: disable=wrong-import-position,import-error
 import homes  # noqa: E402 pylint: disable=wrong-import-position,import-error
+from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import host_hash  # noqa: E402
+PRIVATE_TMP = os.path.join(ROOT, 'tests', 'lib', 'private-tmp')
 PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 USER = getpass.getuser()
 NOBODY = 65534
@@ -78,17 +82,19 @@ def _randname(length=10):
     return ''.join(random.choice(string.ascii_letters + string.digits) for dummy in range(length))
 
 
+def _private_tmp(tmp_dir):
+    """The argv prefix that runs a command with tmp_dir as its /tmp, in a mount namespace of its own."""
+    return ['bash', PRIVATE_TMP, '--keep', ROOT, '--keep', sys.prefix, tmp_dir]
+
+
 def _namespace_works(tmp_dir):
-    # A checkout or venv under /tmp would vanish behind the bind mount.
-    if any(os.path.realpath(path).startswith('/tmp/') for path in (__file__, sys.prefix)):
-        return False
     probe = os.path.join(tmp_dir, '.happyssh-ns-probe')
     with open(probe, 'w'):
         pass
     try:
+        # Our /tmp inside, and the checkout still there.
         result = subprocess.run(
-            ['unshare', '-m', '--propagation', 'private', '/bin/sh', '-c',
-             'mount --bind "$0" /tmp && test -e /tmp/.happyssh-ns-probe', tmp_dir],
+            _private_tmp(tmp_dir) + ['/bin/sh', '-c', 'test -e /tmp/.happyssh-ns-probe && test -d "$0"', ROOT],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -100,13 +106,15 @@ def _namespace_works(tmp_dir):
 class Session:
     """One forwarded agent: a fake session sshd and a real ssh-agent at OpenSSH's path."""
 
-    def __init__(self, env, name, tty, layout, sshd_name, connection=None):
+    def __init__(self, env, name, tty, layout, sshd_name, connection=None, host=None):
         self.env = env
         self.name = name
         self.procs = []
         self.held = []
         self.listener = self.stop = self.thread = None
         self.dir = None
+        # The /tmp of the host the session is on (see Env.other_host).
+        self.tmp = env.tmp
         # Registered first, so a session that fails half-way is still cleaned up.
         env.sessions.append(self)
         title = '%s: %s@%s' % (sshd_name, USER, 'pts/3' if tty else 'notty')
@@ -124,7 +132,8 @@ class Session:
             self.sock = os.path.join(self.dir, 'agent.%d' % pid)
         else:
             self.dir = os.path.join(env.home, '.ssh', 'agent')
-            self.sock = os.path.join(self.dir, 's.%s.sshd.%d.%s' % (_randname(16).lower(), pid, _randname(10)))
+            # OpenSSH names it with the hash of the hostname: this host's, or another's that shares the home.
+            self.sock = os.path.join(self.dir, 's.%s.sshd.%d.%s' % (host_hash(host), pid, _randname(10)))
         os.makedirs(self.real_dir, mode=0o700, exist_ok=True)
         os.chmod(self.real_dir, 0o700)
         self.agent = agents.RealAgent(self.real, name, env.keys, popen=self._spawn).proc
@@ -151,11 +160,11 @@ class Session:
 
     @property
     def real(self):
-        return self.env.real(self.sock)
+        return self.env.real(self.sock, self.tmp)
 
     @property
     def real_dir(self):
-        return self.env.real(self.dir)
+        return self.env.real(self.dir, self.tmp)
 
     def kill_sshd(self):
         """The session's sshd dies without cleaning up (SIGKILL): its socket file stays."""
@@ -237,19 +246,48 @@ class Env:
         self.keys = os.path.join(base, 'keys')
         self.ssh = os.path.join(self.home, '.ssh')
         self.link = os.path.join(self.ssh, 'ssh_auth_sock')
-        self.state = self.link + '.owner'
-        self.lock = self.link + '.lock'
+        # This host's directory, as the keeper sees it (host_*) and from here.
+        self.host_dir = '/tmp/happyssh-' + USER
+        self.host_link = self.host_dir + '/agent'
+        self.hostdir = self.real(self.host_dir)
+        self.sock = self.real(self.host_link)
+        self.state = self.sock + '.owner'
+        self.lock = self.sock + '.lock'
         self.script = os.path.join(self.ssh, 'happyssh', 'happyssh-link')
         self.rc = os.path.join(self.ssh, 'rc')
         self.sessions = []
         self.procs = []
         self.servers = []
 
-    def real(self, path):
+    def real(self, path, tmp=None):
         """Where a path the script sees is, seen from here."""
         if self.namespaced and (path == '/tmp' or path.startswith('/tmp/')):
-            return self.tmp + path[len('/tmp'):]
+            return (tmp or self.tmp) + path[len('/tmp'):]
         return path
+
+    hostname = None
+
+    @contextlib.contextmanager
+    def other_host(self, hostname='hostb'):
+        """Run logins, hooks and new sessions as on a second host that shares this home: its own
+        /tmp (so its own host directory and /tmp/ssh-*) and its own hostname. It shares this host's
+        pids, which makes every pid of the other host look alive here: the worst case."""
+        if not self.namespaced:
+            pytest.skip('a second host needs a private mount and UTS namespace')
+        saved = self.tmp, self.hostdir, self.sock, self.state, self.lock
+        self.tmp = self.tmp + '-' + hostname
+        _remove(self.tmp)
+        os.mkdir(self.tmp, 0o700)
+        self.hostdir = self.real(self.host_dir)
+        self.sock = self.real(self.host_link)
+        self.state, self.lock = self.sock + '.owner', self.sock + '.lock'
+        os.mkdir(self.hostdir, 0o700)
+        self.hostname = hostname
+        try:
+            yield self
+        finally:
+            self.hostname = None
+            self.tmp, self.hostdir, self.sock, self.state, self.lock = saved
 
     def reset(self):
         for entry in os.listdir(self.home):
@@ -263,9 +301,12 @@ class Env:
             with open(path, 'wb') as f:
                 f.write(data)
         os.chmod(self.ssh, 0o700)
+        # This host's directory as the first login leaves it (tests of its making remove it).
+        _remove(self.hostdir)
+        os.mkdir(self.hostdir, 0o700)
 
-    def session(self, name, tty=False, layout='tmp', sshd_name='sshd', connection=None):
-        return Session(self, name, tty, layout, sshd_name, connection)
+    def session(self, name, tty=False, layout='tmp', sshd_name='sshd', connection=None, host=None):
+        return Session(self, name, tty, layout, sshd_name, connection, host)
 
     def local_client(self, auth_sock, connection=None):
         """An ssh client on this host, seen from the server side: a process of ours holding a TCP
@@ -335,8 +376,11 @@ class Env:
     def _wrap(self, argv):
         if not self.namespaced:
             return argv
-        return ['unshare', '-m', '--propagation', 'private', '/bin/sh', '-c',
-                'mount --bind "$0" /tmp && exec "$@"', self.tmp] + argv
+        if self.hostname:
+            return _private_tmp(self.tmp) + ['unshare', '-u', '/bin/sh', '-c',
+                                             'echo "$0" >/proc/sys/kernel/hostname && exec "$@"',
+                                             self.hostname] + argv
+        return _private_tmp(self.tmp) + argv
 
     def _run(self, argv, variables, stdin, timeout):
         base = {'HOME': self.home, 'PATH': PATH, 'USER': USER, 'LOGNAME': USER, 'SHELL': '/bin/sh'}
@@ -351,7 +395,8 @@ class Env:
         assert result.stdout == b'', 'stdout: %r stderr: %r' % (result.stdout, result.stderr)
         # The lock is released and no temporary file is left behind.
         assert not os.path.lexists(self.lock) or self.lock_is_foreign(), 'lock left behind'
-        leftovers = [n for n in os.listdir(self.ssh) if '.tmp.' in n]
+        leftovers = [n for d in (self.ssh, self.hostdir) if os.path.isdir(d) and not os.path.islink(d)
+                     for n in os.listdir(d) if '.tmp.' in n]
         assert not leftovers, 'temporary files left behind: %s' % leftovers
         return result
 
@@ -375,8 +420,19 @@ class Env:
         return self._run(shell + [self.script] + [str(a) for a in args], extra or {}, b'', timeout)
 
     def target(self):
-        """The link's target as the script wrote it, or None."""
-        return os.readlink(self.link) if os.path.islink(self.link) else None
+        """This host's link's target as the keeper wrote it, or None; the link in the home must lead
+        to this host's link whenever there is one."""
+        if not os.path.islink(self.sock):
+            return None
+        # The keeper writes the host link as it sees it, the module (run from here) as it is here.
+        assert os.readlink(self.link) in (self.host_link, self.sock), 'the home link does not lead to the host link'
+        return os.readlink(self.sock)
+
+    def point(self, target):
+        """This host's link on target (a path as seen from here), the home's link on this host's link:
+        the steady state a module run starts from."""
+        os.symlink(target, self.sock)
+        os.symlink(self.sock, self.link)
 
     def owner(self):
         """The state file: [kind, target], or None."""

@@ -101,7 +101,7 @@ def test_module_chooses(env, case):
     dead_owner(env, ['dash'])
     expected = case(env)
     result = auth_sock.ensure_present(env.link, [env.real('/tmp') + '/ssh-*/agent.*',
-                                                 env.home + '/.ssh/agent/s.*.sshd.*'], timeout=2.0)
+                                                 env.home + '/.ssh/agent/s.*.sshd.*'], timeout=2.0, host_dir=env.hostdir)
     assert result['status'] == 'repaired', result
     assert chosen(env, result['target']) == expected
 
@@ -109,8 +109,8 @@ def test_module_chooses(env, case):
 def test_module_never_keeps_a_link_into_a_loop(env):
     hop = env.session('hop', tty=True, connection=env.local_client(env.link))
     editor = env.session('editor')
-    os.symlink(hop.real, env.link)
-    result = auth_sock.ensure_present(env.link, [env.real('/tmp') + '/ssh-*/agent.*'], timeout=2.0)
+    env.point(hop.real)
+    result = auth_sock.ensure_present(env.link, [env.real('/tmp') + '/ssh-*/agent.*'], timeout=2.0, host_dir=env.hostdir)
     assert result['reason'] == 'leads back to the link'
     assert result['target'] == editor.real
     hop_entry = [c for c in result['candidates'] if c['path'] == hop.real]

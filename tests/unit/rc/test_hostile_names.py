@@ -290,7 +290,8 @@ def test_own_agent_under_a_name_full_of_metacharacters_is_linked_never_run(tmp_t
 
     home = env.session('home', tty=True, layout='home')
     parts = os.path.basename(home.sock).split('.')
-    named = os.path.join(home.dir, 's.$(touch pwned) *.sshd.%s.;touch pwned;`x`' % parts[3])
+    # The hostname hash stays this host's (another's is never a candidate): the rest is hostile.
+    named = os.path.join(home.dir, 's.%s.sshd.%s.;touch pwned;`x` $(touch pwned) *' % (parts[1], parts[3]))
     os.rename(home.real, named)
     home.sock = named
     odd.kill_sshd()
@@ -312,7 +313,7 @@ def test_module_passes_over_hostile_names(tmp_tree):
     env = tmp_tree
     laptop, dummy, scene = crowd(env)
     started = time.monotonic()
-    result = auth_sock.ensure_present(env.link, search(env), timeout=0.5)
+    result = auth_sock.ensure_present(env.link, search(env), timeout=0.5, host_dir=env.hostdir)
     assert time.monotonic() - started < BOUND
     assert not pwned(env)
     assert result['status'] == 'repaired', result
@@ -353,9 +354,9 @@ def test_module_replaces_link_to_hostile_name(tmp_tree, what):
         scene.mkdir('/tmp/ssh-!file')
         target = '/tmp/ssh-!file/agent.' + pid
         scene.script(target)
-    os.symlink(env.real(target), env.link)
+    env.point(env.real(target))
     started = time.monotonic()
-    result = auth_sock.ensure_present(env.link, search(env), timeout=0.5)
+    result = auth_sock.ensure_present(env.link, search(env), timeout=0.5, host_dir=env.hostdir)
     assert time.monotonic() - started < BOUND
     assert not pwned(env)
     assert result['reason'] not in (None, 'refused'), result

@@ -210,7 +210,7 @@ def bounded(seconds, function, *args, **kwargs):
 def dead_link(env):
     """The link on an agent whose session is gone, and the user's live laptop."""
     owner = env.session('owner', tty=True)
-    os.symlink(owner.real, env.link)
+    env.point(owner.real)
     owner.kill_sshd()
     return env.session('laptop', tty=True)
 
@@ -219,18 +219,18 @@ def repair(env):
     warnings = []
     search = [env.real('/tmp') + '/ssh-*/agent.*', env.home + '/.ssh/agent/s.*.sshd.*']
     result, elapsed = bounded(RUN_TIMEOUT, auth_sock.ensure_present, env.link, search, timeout=0.5,
-                              warn=warnings.append)
+                              warn=warnings.append, host_dir=env.hostdir)
     return result, elapsed, warnings
 
 
 @pytest.mark.parametrize('what', STATE_MISTAKES)
 def test_module_with_broken_state_file_repairs(env, what):
     laptop = dead_link(env)
-    make_state(env, what, os.readlink(env.link))
+    make_state(env, what, env.target())
     result, elapsed, warnings = repair(env)
     assert elapsed < BOUND
     assert (result['status'], result['target']) == ('repaired', laptop.real)
-    assert os.readlink(env.link) == laptop.real
+    assert env.target() == laptop.real
     users_own(env, what, env.state)
     if what == 'directory':
         assert 'could not write' in ' '.join(warnings)
@@ -246,7 +246,7 @@ def test_module_with_broken_lock_repairs(env, what):
     result, elapsed, warnings = repair(env)
     assert elapsed < agent_link.LOCK_WAIT + BOUND
     assert (result['status'], result['target']) == ('repaired', laptop.real)
-    assert os.readlink(env.link) == laptop.real
+    assert env.target() == laptop.real
     users_own(env, what, env.lock)
     if what in ('file', 'directory'):
         assert os.path.lexists(env.lock) and not os.path.islink(env.lock)

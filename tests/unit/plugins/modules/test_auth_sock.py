@@ -58,6 +58,10 @@ class Box:
         self.ssh = os.path.join(self.home, '.ssh')
         os.makedirs(self.ssh, mode=0o700)
         self.link = os.path.join(self.ssh, 'ssh_auth_sock')
+        # This host's directory and link, where the link in the home leads.
+        self.host_dir = os.path.join(self.top, 'happyssh-me')
+        self.host_link = os.path.join(self.host_dir, 'agent')
+        os.mkdir(self.host_dir, 0o700)
         self.pattern = os.path.join(self.top, 'ssh-*', 'agent.*')
         self.agents = []
         self.count = 0
@@ -81,7 +85,14 @@ class Box:
         return stale_socket(self.sock_path(dir_mode))
 
     def point(self, target):
-        os.symlink(target, self.link)
+        """The steady state: this host's link leads to target, the home's link to this host's link."""
+        os.symlink(target, self.host_link)
+        os.symlink(self.host_link, self.link)
+
+    def target(self):
+        """Where this host's link leads; the home's link must lead to this host's link."""
+        assert os.readlink(self.link) == self.host_link
+        return os.readlink(self.host_link)
 
     def cleanup(self):
         for agent in self.agents:
@@ -102,6 +113,7 @@ def run(box, capsys):
 
     def _run(check=False, diff=False, **args):
         args.setdefault('path', box.link)
+        args.setdefault('host_dir', box.host_dir)
         args.setdefault('search', [box.pattern])
         args.setdefault('timeout', 0.5)
         args['_ansible_check_mode'] = check
@@ -221,13 +233,13 @@ def test_live_link_is_left_alone(box, run):
     assert (result['target'], result['previous_target']) == (agent, agent)
     assert result['alive'] is True and result['key_count'] == 1
     assert result['candidates'] == []
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
     assert listing(box.ssh) == ['ssh_auth_sock']
 
 
 def test_relative_live_link_is_ok(box, run):
     agent = box.agent()
-    box.point(os.path.relpath(agent, box.ssh))
+    box.point(os.path.relpath(agent, box.host_dir))
     assert run()['status'] == 'ok'
 
 
@@ -242,12 +254,13 @@ def test_dangling_link_is_repaired(box, run):
     assert result['target'] == agent
     assert result['reason'] == 'no such file'
     assert result['key_count'] == 2 and result['alive'] is True
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
     # the rc's state file, written atomically, nothing else left behind (no temp names, no lock)
-    assert listing(box.ssh) == ['ssh_auth_sock', 'ssh_auth_sock.owner']
-    with open(box.link + '.owner') as owner:
+    assert listing(box.ssh) == ['ssh_auth_sock']
+    assert listing(box.host_dir) == ['agent', 'agent.owner']
+    with open(box.host_link + '.owner') as owner:
         assert owner.read() == 'manual %s\n' % agent
-    assert stat.S_IMODE(os.stat(box.link + '.owner').st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(box.host_link + '.owner').st_mode) == 0o600
 
 
 def test_missing_link_is_created(box, run):
@@ -255,7 +268,7 @@ def test_missing_link_is_created(box, run):
     result = run()
     assert result['status'] == 'repaired' and result['reason'] == 'missing'
     assert result['previous_target'] is None
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
 
 
 def test_link_to_itself_is_repaired(box, run):
@@ -264,7 +277,7 @@ def test_link_to_itself_is_repaired(box, run):
     result = run()
     assert result['status'] == 'repaired'
     assert result['reason'] == 'is the link itself'
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
 
 
 def test_link_to_stale_socket_is_repaired(box, run):
@@ -274,7 +287,7 @@ def test_link_to_stale_socket_is_repaired(box, run):
     agent = box.agent()
     result = run()
     assert result['reason'] == 'refused'
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
     by_path = {c['path']: c for c in result['candidates']}
     assert by_path[stale] == dict(path=stale, alive=False, reason='refused')
     assert by_path[agent] == dict(path=agent, alive=True, reason=None)
@@ -289,7 +302,7 @@ def test_other_users_agent_is_never_chosen(box, run):
     assert result['status'] == 'no_live_agent'
     assert result['reason'] == 'untrusted: not owned by user'
     assert result['candidates'] == [dict(path=foreign, alive=None, reason='not owned by user')]
-    assert os.readlink(box.link) == foreign
+    assert box.target() == foreign
 
 
 @needs_root
@@ -301,7 +314,7 @@ def test_link_to_untrusted_socket_is_repaired(box, run):
     result = run()
     assert result['status'] == 'repaired'
     assert result['reason'].startswith('untrusted')
-    assert os.readlink(box.link) == mine
+    assert box.target() == mine
 
 
 def test_group_writable_directory_is_never_chosen(box, run):
@@ -326,7 +339,7 @@ def test_check_mode_changes_nothing(box, run):
     assert result['changed'] is True
     assert result['status'] == 'repaired'
     assert result['target'] == agent
-    assert os.readlink(box.link) == old
+    assert box.target() == old
     assert listing(box.ssh) == ['ssh_auth_sock']
 
 
@@ -355,7 +368,7 @@ def test_diff_of_missing_link_and_no_diff_without_diff_mode(box, run):
     agent = box.agent()
     assert run(diff=True, check=True)['diff']['before'] == '%s -> (absent)\n' % box.link
     assert 'diff' not in run()
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
 
 
 def test_regular_file_in_the_way_fails_untouched(box, run):
@@ -402,7 +415,7 @@ def test_no_live_agent_leaves_dead_link(box, run):
     assert result['status'] == 'no_live_agent'
     assert result['alive'] is False and result['key_count'] is None
     assert result['target'] == dead
-    assert os.readlink(box.link) == dead
+    assert box.target() == dead
 
 
 def test_no_live_agent_fails_when_asked(box, run):
@@ -412,7 +425,7 @@ def test_no_live_agent_fails_when_asked(box, run):
     assert result['failed'] is True
     assert result['status'] == 'no_live_agent'
     assert '%s (refused)' % dead in result['msg']
-    assert os.readlink(box.link) == dead
+    assert box.target() == dead
 
 
 def test_no_candidates_at_all(box, run):
@@ -430,7 +443,7 @@ def test_prefer(box, run, prefer):
     set_mtime(newer, now)
     result = run(prefer=prefer)
     expected = newer if prefer == 'newest' else older
-    assert os.readlink(box.link) == expected
+    assert box.target() == expected
     other = older if prefer == 'newest' else newer
     assert dict(path=other, alive=None, reason='not probed') in result['candidates']
 
@@ -468,7 +481,7 @@ def test_search_tilde_is_the_users_home(box, run, monkeypatch):
     box.agents.append(agent)
     result = run(path=None, search=['~/.ssh/agent/s.*.sshd.*'])
     assert result['path'] == box.link
-    assert os.readlink(box.link) == agent.path
+    assert box.target() == agent.path
 
 
 def test_missing_search_directory_is_normal(box, run):
@@ -525,7 +538,7 @@ def test_ten_thousand_stale_candidates(box, run):
     set_mtime(live, time.time() - 3600)
     result = run()
     assert result['status'] == 'repaired'
-    assert os.readlink(box.link) == live
+    assert box.target() == live
     assert len(result['candidates']) == 10001
     reasons = [c['reason'] for c in result['candidates'] if c['path'] != live]
     assert reasons == ['refused'] * len(stale)
@@ -540,36 +553,36 @@ def dead_pid():
 
 
 def test_stale_lock_is_broken(box, run):
-    os.symlink(str(dead_pid()), box.link + '.lock')
+    os.symlink(str(dead_pid()), box.host_link + '.lock')
     agent = box.agent()
     result = run()
     assert result['status'] == 'repaired'
     assert 'warnings' not in result
-    assert os.readlink(box.link) == agent
-    assert not os.path.lexists(box.link + '.lock')
+    assert box.target() == agent
+    assert not os.path.lexists(box.host_link + '.lock')
 
 
 def test_held_lock_is_waited_for_then_ignored(box, run, monkeypatch):
     monkeypatch.setattr(agent_link, 'LOCK_WAIT', 0.3)
     holder = subprocess.Popen(['sleep', '30'])
     try:
-        os.symlink(str(holder.pid), box.link + '.lock')
+        os.symlink(str(holder.pid), box.host_link + '.lock')
         agent = box.agent()
         started = time.monotonic()
         result = run()
         assert time.monotonic() - started >= 0.3
         assert result['status'] == 'repaired'
-        assert os.readlink(box.link) == agent
+        assert box.target() == agent
         # plain strings before ansible-core 2.19, structured summaries since
         assert 'held by pid %d' % holder.pid in json.dumps(result['warnings'])
-        assert os.readlink(box.link + '.lock') == str(holder.pid)
+        assert os.readlink(box.host_link + '.lock') == str(holder.pid)
     finally:
         holder.kill()
         holder.wait()
 
 
 def test_lock_is_released_only_when_ours(box):
-    lock = box.link + '.lock'
+    lock = box.host_link + '.lock'
     assert agent_link.acquire_lock(lock, wait=0) is True
     assert os.readlink(lock) == str(os.getpid())
     agent_link.release_lock(lock)
@@ -580,7 +593,7 @@ def test_lock_is_released_only_when_ours(box):
 
 
 def test_acquire_lock_gives_up_on_live_holder(box):
-    lock = box.link + '.lock'
+    lock = box.host_link + '.lock'
     os.symlink(str(os.getppid()), lock)
     assert agent_link.acquire_lock(lock, wait=0.1) is False
     assert os.readlink(lock) == str(os.getppid())
@@ -590,7 +603,7 @@ def test_acquire_lock_gives_up_on_live_holder(box):
 
 def test_absent_removes_symlink_and_owner_file(box, run):
     box.point(os.path.join(box.top, 'whatever'))
-    with open(box.link + '.owner', 'w') as handle:
+    with open(box.host_link + '.owner', 'w') as handle:
         handle.write('tty /tmp/x\n')
     result = run(state='absent', diff=True)
     assert (result['changed'], result['status']) == (True, 'removed')
@@ -627,7 +640,7 @@ def test_full_home_repairs_link_and_drops_state_file(box, run, monkeypatch, shor
     left half written nor stale, and the module says so in a warning instead of failing."""
     old = box.stale()
     box.point(old)
-    with open(box.link + '.owner', 'w') as handle:
+    with open(box.host_link + '.owner', 'w') as handle:
         handle.write('tty %s\n' % old)
     agent = box.agent()
 
@@ -640,10 +653,10 @@ def test_full_home_repairs_link_and_drops_state_file(box, run, monkeypatch, shor
     result = run()
     monkeypatch.undo()
     assert (result['status'], result['changed']) == ('repaired', True)
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
     assert listing(box.ssh) == ['ssh_auth_sock']
     warnings = json.dumps(result['warnings'])
-    assert 'ssh_auth_sock.owner' in warnings and 'no space left on device' in warnings
+    assert 'agent.owner' in warnings and 'no space left on device' in warnings
 
 
 def test_link_never_goes_missing_during_repair(box, run, monkeypatch):
@@ -667,6 +680,6 @@ def test_link_never_goes_missing_during_repair(box, run, monkeypatch):
     result = run()
     monkeypatch.undo()
     assert result['status'] == 'repaired'
-    assert os.readlink(box.link) == agent
+    assert box.target() == agent
     assert ('symlink', True) in seen
     assert all(present for dummy, present in seen), seen
