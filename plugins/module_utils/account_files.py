@@ -327,7 +327,10 @@ def apply_item(item, backup):
     dir_mode = int(item.get('dir_mode') or '0700', 8)
     for directory in item['dirs']:
         if lstat_or_none(directory) is None:  # an earlier file of the account may have made it
-            os.mkdir(directory, dir_mode)
+            try:
+                os.mkdir(directory, dir_mode)
+            except FileExistsError:  # or another host sharing the home, just now
+                continue
             os.chmod(directory, dir_mode)
     if backup and item['action'] == 'updated' and item['mode'] is None:
         item['backup_file'] = backup_copy(item['path'], item['before'])
@@ -337,7 +340,13 @@ def apply_item(item, backup):
 def backup_copy(path, data):
     """A copy of the replaced content beside path, named as Ansible names its backups."""
     name = '%s.%d.%s~' % (path, os.getpid(), time.strftime('%Y-%m-%d@%H:%M:%S'))
-    write_new(name, data, stat.S_IMODE(os.stat(path).st_mode) & 0o777)
+    mode = stat.S_IMODE(os.stat(path).st_mode) & 0o777
+    try:
+        write_new(name, data, mode)
+    except FileExistsError:
+        # Pids repeat across hosts: another host sharing the home made this backup this second.
+        name = '%s.%s~' % (name[:-1], os.urandom(4).hex())
+        write_new(name, data, mode)
     return name
 
 

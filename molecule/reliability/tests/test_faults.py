@@ -41,11 +41,11 @@ def test_agent_killed_behind_live_connection(target, agents):
 
 def test_stale_lock_of_killed_rc_is_broken(target, agents):
     user = "sam"
-    target.root(f"rm -f ~{user}/.ssh/ssh_auth_sock.lock; ln -s 999999 ~{user}/.ssh/ssh_auth_sock.lock")
+    lock = f"/tmp/happyssh-{user}/agent.lock"
+    target.root(f"install -d -o {user} -m 0700 /tmp/happyssh-{user}; rm -f {lock}; ln -s 999999 {lock}")
     with target.session(user, agents("laptop")) as session:
         assert target.link_target(user) == session.sock
-    assert target.root(f"test -e ~{user}/.ssh/ssh_auth_sock.lock -o -L ~{user}/.ssh/ssh_auth_sock.lock"
-                       " && echo held || echo free").strip() == "free"
+    assert target.root(f"test -e {lock} -o -L {lock} && echo held || echo free").strip() == "free"
 
 
 @pytest.mark.parametrize("user", ["pia", "quinn"])  # fish, tcsh
@@ -117,7 +117,7 @@ def test_full_home(target, agents):
         target.root(f"rm -f {home}/filler.*")
     with target.session(user, agents("thursday")) as later:
         assert target.link_target(user) == later.sock
-        assert target.root(f"cat {home}/.ssh/ssh_auth_sock.owner").split() == ["tty", later.sock]
+        assert target.root(f"cat /tmp/happyssh-{user}/agent.owner").split() == ["tty", later.sock]
 
 
 def test_system_scope_and_missing_ssh_directory(target, agents):
@@ -132,7 +132,7 @@ def test_system_scope_and_missing_ssh_directory(target, agents):
             assert target.link_target("wendy") == session.sock
         # rita's home has a space: /etc/ssh/sshrc (no user rc) keeps her link.
         with target.session("rita", agent) as session:
-            assert target.root("readlink '/home/rita smith/.ssh/ssh_auth_sock'").strip() == session.sock
+            assert target.root("readlink -f '/home/rita smith/.ssh/ssh_auth_sock'").strip() == session.sock
             assert "laptop" in target.keys_through_link("rita")
         # olga has no ~/.ssh at all: the login works and stays silent.
         proc = target.run("olga", "printf x", agent=agent)

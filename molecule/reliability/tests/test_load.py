@@ -50,7 +50,8 @@ print("ready", flush=True)
 while not os.path.exists(stop):
     samples += 1
     try:
-        target = os.readlink(link)
+        # The home's link leads to this host's link, which leads to the socket: both must be there.
+        target = os.readlink(os.readlink(link))
     except FileNotFoundError:
         missing += 1
         time.sleep(0.002)
@@ -59,7 +60,7 @@ while not os.path.exists(stop):
         # An owner that is closing removes its socket and exits within moments; only an agent
         # still dead 0.2 s later behind a running sshd counts against the link.
         time.sleep(0.2)
-        if owner_lives(target) and os.readlink(link) == target and not answers(link):
+        if owner_lives(target) and os.readlink(os.readlink(link)) == target and not answers(link):
             dead += 1
         else:
             dead_owner_gone += 1

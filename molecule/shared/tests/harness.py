@@ -51,7 +51,8 @@ class Target:
         return Session(self, user, agent, tty, command)
 
     def link_target(self, user):
-        return self.root(f"readlink ~{user}/.ssh/ssh_auth_sock || true").strip()
+        # The link in the home leads to this host's link (/tmp/happyssh-<user>/agent), which leads to the socket.
+        return self.root(f"readlink /tmp/happyssh-{user}/agent || true").strip()
 
     def keys_through_link(self, user):
         """What the stable link's agent answers, asked on the host as the user."""

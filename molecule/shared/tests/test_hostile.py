@@ -24,8 +24,8 @@ def planted(target, agents):
 def test_rc_never_links_another_users_agent(target, agents, planted):
     victim, sock = planted
     # The victim's link owner goes away; a short connection arrives.
-    target.root(f"ln -sfn /tmp/ssh-gone/agent.1 /home/{VICTIM}/.ssh/ssh_auth_sock; "
-                f"rm -f /home/{VICTIM}/.ssh/ssh_auth_sock.owner")
+    target.root(f"ln -sfn /tmp/ssh-gone/agent.1 /tmp/happyssh-{VICTIM}/agent; "
+                f"rm -f /tmp/happyssh-{VICTIM}/agent.owner")
     with target.session(VICTIM, agents("rsync"), tty=False) as short:
         link = target.link_target(VICTIM)
         assert link != sock
@@ -34,7 +34,7 @@ def test_rc_never_links_another_users_agent(target, agents, planted):
 
 def test_module_never_links_another_users_agent(target, planted):
     victim, sock = planted
-    target.root(f"ln -sfn {sock} /home/{VICTIM}/.ssh/ssh_auth_sock")
+    target.root(f"ln -sfn {sock} /tmp/happyssh-{VICTIM}/agent")
     result = module()
     assert result["previous_target"] == sock
     assert result["status"] == "repaired" and result["target"] == victim.sock
@@ -45,6 +45,6 @@ def test_module_never_links_another_users_agent(target, planted):
 
 def test_prompt_hook_never_links_another_users_agent(target, planted):
     victim, sock = planted
-    target.root(f"ln -sfn /tmp/ssh-gone/agent.1 /home/{VICTIM}/.ssh/ssh_auth_sock")
+    target.root(f"ln -sfn /tmp/ssh-gone/agent.1 /tmp/happyssh-{VICTIM}/agent")
     target.run(VICTIM, "/bin/sh ~/.ssh/happyssh/happyssh-link prompt")
     assert target.link_target(VICTIM) == victim.sock

@@ -83,6 +83,24 @@ def test_tmux_update_environment_keeps_other_defaults(target):
     assert update_environment(target) == [name for name in default if name != "SSH_AUTH_SOCK"]
 
 
+@pytest.mark.parametrize("user_config", [
+    "set -ga update-environment TERM_PROGRAM\nsource-file ~/.ssh/happyssh/tmux.conf\n",
+    "source-file ~/.ssh/happyssh/tmux.conf\nset -ga update-environment TERM_PROGRAM\n",
+    "set -ga update-environment TERM_PROGRAM\nset -ga update-environment LC_TERMINAL\n"
+    "source-file ~/.ssh/happyssh/tmux.conf\nset -ga update-environment COLORFGBG\n"
+    "source-file ~/.ssh/happyssh/tmux.conf\n",
+], ids=["before", "after", "around-and-twice"])
+def test_tmux_update_environment_keeps_the_users_names(target, user_config):
+    """Only SSH_AUTH_SOCK leaves update-environment: names the user adds before or after the
+    collection's line (or when its file is read twice) stay, on every tmux version."""
+    config = "/tmp/ue-user.conf"
+    target.run("alice", f"printf '{user_config}' >{config}")
+    default = update_environment(target, "/dev/null")
+    added = [line.split()[-1] for line in user_config.splitlines() if "update-environment" in line]
+    assert sorted(update_environment(target, config)) == sorted(
+        [name for name in default if name != "SSH_AUTH_SOCK"] + added)
+
+
 def test_tmux_attach_follows_attaching_laptop(target, agents):
     user = "alice"
     laptop_a, laptop_b = agents("laptop-A"), agents("laptop-B")
