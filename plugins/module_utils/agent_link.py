@@ -85,7 +85,6 @@ def host_link_path(host_dir):
     return os.path.join(host_dir, 'agent')
 
 
-
 HASH_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 HASH_LEN = 10
 SOCKET_HOST = re.compile(r'/s\.([^/.]+)\.sshd\.[0-9]+\.[^/]*$')

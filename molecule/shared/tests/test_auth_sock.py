@@ -59,7 +59,7 @@ def test_repair_playbook_repairs_and_sums_up(target, agents):
                               capture_output=True, text=True, timeout=300, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert target.link_target(user) == second.sock
-        assert re.search(rf"\b{user}\s+repaired\s+{re.escape(second.sock)}", proc.stdout), proc.stdout[-3000:]
+        assert re.search(rf"\b{user}\s+repaired\s+/tmp/happyssh-{user}/agent\s+{re.escape(second.sock)}", proc.stdout), proc.stdout[-3000:]
         assert re.search(rf"\b{idle}\s+no_live_agent\b", proc.stdout), proc.stdout[-3000:]
         assert "remote_tmp" not in proc.stdout + proc.stderr, proc.stderr
     for name in (user, idle):
