@@ -360,13 +360,24 @@ def client(env, sock):
     return env.spawn(['sleep', '300'], {'PATH': '/usr/bin:/bin', 'SSH_AUTH_SOCK': sock.sock})
 
 
-def test_attach_follows_client(env, shell):
-    owner = env.session('owner', tty=True)
+@pytest.mark.parametrize('layout', ['tmp', 'home'], ids=['openssh-10.0', 'openssh-10.1'])
+def test_attach_follows_client(env, shell, layout):
+    """The hook has no socket of its own to read this host's hash from (OpenSSH 10.1 names): it
+    computes it, and the attaching client's socket of this host is taken."""
+    owner = env.session('owner', tty=True, layout=layout)
     env.login(shell, owner, tty=True)
-    laptop = env.session('laptop', tty=True)
+    laptop = env.session('laptop', tty=True, layout=layout)
     env.hook(shell, 'attach', client(env, laptop).pid)
     linked(env, laptop, 'tty')
     assert env.through_link() == ['laptop']
+
+
+def test_attach_ignores_a_client_of_another_host(env, shell):
+    owner = env.session('owner', tty=True, layout='home')
+    env.login(shell, owner, tty=True)
+    foreign = env.session('other-host', tty=True, layout='home', host='hostb')
+    env.hook(shell, 'attach', client(env, foreign).pid)
+    linked(env, owner, 'tty')
 
 
 @needs_root
