@@ -90,8 +90,8 @@ class Host(Target):
     def session_with_tmux(self, user, agent, name):
         """An interactive `ssh -A -tt` connection that starts a tmux session (two
         windows) from its own shell and stays open."""
-        session = self.session(user, agent, command=f"tmux new-session -d -s {name} \\; new-window -d -t {name}; "
-                                                      "exec sleep 3600")
+        command = f"tmux new-session -d -s {name} \\; new-window -d -t {name}; exec sleep 3600"
+        session = self.session(user, agent, command=command)
         started = wait_for(lambda: self.run(user, f"tmux has-session -t {name}", check=False).returncode == 0)
         if not started:
             session.close()
