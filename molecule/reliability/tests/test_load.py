@@ -50,7 +50,7 @@ print("ready", flush=True)
 while not os.path.exists(stop):
     samples += 1
     try:
-        # The home's link leads to this host's link, which leads to the socket: both must be there.
+        # The link in the home leads to the link of this host, which leads to the socket: both count.
         target = os.readlink(os.readlink(link))
     except FileNotFoundError:
         missing += 1
