@@ -663,21 +663,19 @@ def remove_if_present(path):
 def check_host_dir(host_dir, uid, create):
     """This host's directory must be a real directory of the user that nobody else can write to;
     a missing one is made (mode 0700) when create is true. True when it exists afterwards."""
-    try:
-        st = os.lstat(host_dir)
-    except FileNotFoundError:
-        if not create:
-            return False
+    if create:
         try:
             os.mkdir(host_dir, 0o700)
         except FileExistsError:
             pass
         except OSError as exc:
             raise AuthSockError('cannot create %s: %s' % (host_dir, os_reason(exc)))
-        st = os.lstat(host_dir)
-    problem = _directory_problem(host_dir, uid) if stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode) else \
-        'not a directory'
+    problem = _directory_problem(host_dir, uid)
+    if problem == 'no such directory' and not create:
+        return False
     if problem is not None:
+        # The check is written for a socket's directory: here the path itself is the directory.
+        problem = 'not a directory' if problem == 'parent is not a directory' else problem
         raise AuthSockError('%s is not a private directory of the user (%s); refusing to keep the link there'
                             % (host_dir, problem))
     return True

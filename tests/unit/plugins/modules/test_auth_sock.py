@@ -683,3 +683,52 @@ def test_link_never_goes_missing_during_repair(box, run, monkeypatch):
     assert box.target() == agent
     assert ('symlink', True) in seen
     assert all(present for dummy, present in seen), seen
+
+
+# ---------------------------------------------------------------- this host's directory
+
+def test_missing_host_directory_is_made_private(box, run):
+    os.rmdir(box.host_dir)
+    agent = box.agent()
+    result = run()
+    assert (result['status'], result['host_link']) == ('repaired', box.host_link)
+    assert stat.S_IMODE(os.lstat(box.host_dir).st_mode) == 0o700
+    assert box.target() == agent
+
+
+def test_check_mode_makes_no_host_directory(box, run):
+    os.rmdir(box.host_dir)
+    box.agent()
+    result = run(check=True)
+    assert result['status'] == 'repaired'
+    assert not os.path.lexists(box.host_dir)
+    assert not os.path.lexists(box.link)
+
+
+@pytest.mark.parametrize('how', ['group-writable', 'symlink', 'file'])
+def test_host_directory_that_is_not_private_fails_naming_it(box, run, how):
+    os.rmdir(box.host_dir)
+    if how == 'group-writable':
+        os.mkdir(box.host_dir)
+        os.chmod(box.host_dir, 0o770)
+    elif how == 'symlink':
+        os.mkdir(box.host_dir + '-real', 0o700)
+        os.symlink(box.host_dir + '-real', box.host_dir)
+    else:
+        with open(box.host_dir, 'w'):
+            pass
+    box.agent()
+    result = run()
+    assert result['failed'] is True
+    assert box.host_dir in result['msg'] and 'not a private directory' in result['msg']
+    assert not os.path.lexists(box.link)
+
+
+def test_direct_link_in_the_home_is_migrated_keeping_its_live_target(box, run):
+    """0.2.0 (and the blog recipe) pointed the home's link at the socket itself."""
+    agent = box.agent(keys=1)
+    os.symlink(agent, box.link)
+    result = run()
+    assert (result['status'], result['changed'], result['target']) == ('ok', True, agent)
+    assert box.target() == agent
+    assert run()['changed'] is False
