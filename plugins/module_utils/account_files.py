@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from ansible_collections.happyssh.agent.plugins.module_utils import link_writers
+
 OLD_BLOCK_BEGIN = b'# BEGIN happyssh.agent %s (managed by Ansible)'
 OLD_BLOCK_END = b'# END happyssh.agent %s (managed by Ansible)'
 INCLUDE_COMMENT = b'# Added by happyssh.agent: keeps the forwarded SSH agent reachable.'
@@ -208,10 +210,9 @@ def plan_account(home, files, check_only, backup):
     changes = []
     warnings = []
     for entry in files:
-        found, warning = PLANNERS[entry['kind']](home, entry)
+        found, said = PLANNERS[entry['kind']](home, entry)
         changes.extend(found)
-        if warning:
-            warnings.append(warning)
+        warnings.extend([said] if isinstance(said, str) else said or [])
     for item in changes:
         if not check_only:
             apply_item(item, backup)
@@ -249,7 +250,8 @@ def plan_owned(home, entry):
 def plan_include(home, entry):
     """One line a program must read: nothing to do when a file it reads holds the line; else the
     line goes into entry['path'], unless the user keeps that file to themselves (leave_alone, or
-    a symlink of a dotfile manager). 0.1.0's managed blocks go from every file it reads."""
+    a symlink of a dotfile manager). 0.1.0's managed blocks go from every file it reads; with
+    entry['link'], the blog recipe goes from those files and from entry['scan'] (other_writers)."""
     line = entry['line'].encode()
     target = entry['path']
     blocks = [p.encode() for p in entry.get('old_blocks') or []]
@@ -258,25 +260,52 @@ def plan_include(home, entry):
         reads.append(target)
     contents = {}
     changes = []
-    for path in reads:
+    notes = []
+    for path in reads + [p for p in entry.get('scan') or [] if p not in reads]:
         data = None if check_parents(path, home) is not None else read_plain(path, follow=True)
         cleaned = without_old_blocks(data, blocks) if data is not None and blocks else data
-        contents[path] = cleaned
+        if data is not None and entry.get('link'):
+            cleaned, said = other_writers(home, entry, path, cleaned)
+            notes.extend(said)
+        if path in reads:
+            contents[path] = cleaned
         if cleaned != data:
             changes.append(change(path, data, cleaned, write_to=os.path.realpath(path)))
     if any(has_line(data, line) for data in contents.values()):
-        return changes, None
+        return changes, notes
     if entry.get('leave_alone'):
-        return changes, '%s: add the line %r (the collection leaves this file to you)' % (target, entry['line'])
+        return changes, notes + ['%s: add the line %r (the collection leaves this file to you)' % (target, entry['line'])]
     if symlinked(target, home):
-        return changes, ('%s is a symlink or inside a symlinked directory (a dotfile manager owns it): add the line'
-                         ' %r to the file it points to' % (target, entry['line']))
+        return changes, notes + ['%s is a symlink or inside a symlinked directory (a dotfile manager owns it): add the'
+                                 ' line %r to the file it points to' % (target, entry['line'])]
     changes = [c for c in changes if c['path'] != target]
     original = read_plain(target, follow=False) if lstat_or_none(target) is not None else None
     after = with_line(contents.get(target) or b'', line, entry.get('position', 'bottom'))
     mode = None if original is not None else int(entry.get('mode') or '0644', 8)
     changes.append(change(target, original, after, mode, missing_dirs(home, target), dir_mode=entry.get('dir_mode')))
-    return changes, None
+    return changes, notes
+
+
+def other_writers(home, entry, path, data):
+    """data without the blog recipe's lines, and what to tell the user about every writer of the
+    link found in it. Files the user keeps (leave_alone, a dotfile manager's) are only reported."""
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    findings = link_writers.find(data, link_writers.link_spellings(home, entry['link'], user))
+    if not findings:
+        return data, []
+    keep = entry.get('leave_alone') or symlinked(path, home)
+    notes = []
+    for finding in findings:
+        where = finding.where(path)
+        if finding.kind == link_writers.OTHER:
+            notes.append('%s %s; the collection keeps the link: take it out, or make it agree' % (where, finding.what))
+        elif keep:
+            notes.append('%s holds %s, which moves the link on every connection, off a live login: take it out'
+                         ' (the collection leaves this file to you)' % (where, finding.what))
+        else:
+            notes.append('%s held %s, which moved the link on every connection: taken out, the collection keeps'
+                         ' the link now' % (where, finding.what))
+    return (data if keep else link_writers.without(data, findings)), notes
 
 
 def symlinked(path, home):

@@ -24,7 +24,8 @@ description:
     already. Otherwise the line is added to O(accounts[].files[].path), unless O(accounts[].files[].leave_alone)
     is set or that path is a symlink or lies in a symlinked directory (the file of a dotfile manager); then a
     warning names the file and the line to add. Managed blocks written by version 0.1.0 of the role are
-    removed from every file the program reads.
+    removed from every file the program reads, and with O(accounts[].files[].link) so are the lines of the
+    blog recipe that would move the stable link on every connection.
   - An O(accounts[].files[].kind=absent) entry removes a file the collection owned before, when it is still a
     regular file of the account.
   - Everything is planned before anything is written; a problem with one account (a symlink to another user's
@@ -93,6 +94,22 @@ options:
             description: Never add the V(include) line; warn when no file the program reads holds it.
             type: bool
             default: false
+          link:
+            description:
+              - The stable agent link, relative to O(accounts[].home), for an V(include) entry whose files may hold other
+                writers of it.
+              - Every file the program reads, and O(accounts[].files[].scan), is then searched. The blog recipe
+                (C(ln -sf $SSH_AUTH_SOCK ~/.ssh/ssh_auth_sock), alone, after a test of the variable, or in an
+                C(if) block) is taken out, as it moves the link on every connection; other C(ln -s) to the link
+                and C(SSH_AUTH_SOCK) set to another fixed path are reported with file and line.
+              - Files left alone (O(accounts[].files[].leave_alone), a dotfile manager's) are only reported.
+            type: str
+            version_added: 0.3.0
+          scan:
+            description: More files searched for other writers of O(accounts[].files[].link) (shell startup files).
+            type: list
+            elements: path
+            version_added: 0.3.0
           old_blocks:
             description: Names of 0.1.0 managed blocks (C(# BEGIN happyssh.agent <name> ...)) to remove.
             type: list
@@ -192,6 +209,8 @@ def main():
         position=dict(type='str', default='bottom', choices=['top', 'bottom']),
         leave_alone=dict(type='bool', default=False),
         old_blocks=dict(type='list', elements='str'),
+        link=dict(type='str'),
+        scan=dict(type='list', elements='path'),
         mode=dict(type='str', default='0644'),
         dir_mode=dict(type='str', default='0700'),
     )

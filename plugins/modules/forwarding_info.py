@@ -80,7 +80,21 @@ accounts:
   returned: always
   type: list
   elements: dict
-  sample: [{name: alice, uid: 1000, gid: 1000, home: /home/alice, shell: bash}]
+  sample: [{name: alice, uid: 1000, gid: 1000, home: /home/alice, shell: bash, login_shell: /bin/bash, can_login: true}]
+  contains:
+    shell:
+      description: The login shell's name (C(bash), C(zsh), ...).
+      type: str
+    login_shell:
+      description: The login shell as the password database has it.
+      type: str
+      version_added: 0.3.0
+    can_login:
+      description:
+        - V(false) when the login shell runs no session (C(nologin), C(false), C(git-shell)), so sshd never runs
+          the account's C(~/.ssh/rc); such an account is not looked at further and the role skips it.
+      type: bool
+      version_added: 0.3.0
 missing_users:
   description: Names asked for that the password database does not know.
   returned: always
@@ -127,6 +141,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 SSHD_KEYS = ('permituserrc', 'allowagentforwarding', 'x11forwarding')
 GROUP_OR_OTHER_WRITE = 0o022
+# Login shells that run no session: sshd runs ~/.ssh/rc through the shell, so nothing of the role
+# would ever run for these accounts.
+NO_SESSION_SHELLS = ('nologin', 'false', 'git-shell')
 
 
 def look(path):
@@ -195,8 +212,10 @@ def resolve_accounts(names):
         except KeyError:
             missing.append(name)
             continue
+        shell = entry.pw_shell or '/bin/sh'
         accounts.append(dict(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir,
-                             shell=os.path.basename(entry.pw_shell or '/bin/sh')))
+                             shell=os.path.basename(shell), login_shell=shell,
+                             can_login=os.path.basename(shell) not in NO_SESSION_SHELLS))
     return accounts, missing
 
 
@@ -246,7 +265,9 @@ def main():
             link=dict(type='str', default='.ssh/ssh_auth_sock'),
             paths=dict(type='list', elements='str',
                        default=['.ssh', '.ssh/rc', '.ssh/happyssh', '.tmux.conf', '.config/tmux/tmux.conf',
-                                '.screenrc', '.bashrc', '.zshrc']),
+                                '.screenrc', '.bashrc', '.zshrc', '.profile', '.bash_profile', '.bash_login',
+                                '.zshenv', '.zprofile', '.zlogin', '.kshrc', '.mkshrc', '.cshrc', '.tcshrc',
+                                '.login', '.config/fish/config.fish']),
             scope=dict(type='str', default='user', choices=['user', 'system']),
         ),
         supports_check_mode=True,
@@ -258,7 +279,7 @@ def main():
         names = [me]
     accounts, missing = resolve_accounts(names)
     paths, problems = {}, []
-    for account in accounts:
+    for account in (a for a in accounts if a['can_login']):
         seen = dict((rel, look(os.path.join(account['home'], rel)))
                     for rel in ['.', '.ssh', params['link']] + params['paths'])
         paths[account['name']] = seen
