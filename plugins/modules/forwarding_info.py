@@ -46,7 +46,9 @@ options:
     description: Paths relative to each home directory that the role may write or read.
     type: list
     elements: str
-    default: [.ssh, .ssh/rc, .ssh/happyssh, .tmux.conf, .config/tmux/tmux.conf, .screenrc, .bashrc, .zshrc]
+    default: [.ssh, .ssh/rc, .ssh/happyssh, .tmux.conf, .config/tmux/tmux.conf, .screenrc, .bashrc, .zshrc, .profile,
+              .bash_profile, .bash_login, .zshenv, .zprofile, .zlogin, .kshrc, .mkshrc, .cshrc, .tcshrc, .login,
+              .config/fish/config.fish]
   scope:
     description: V(system) also lists the homes whose own C(~/.ssh/rc) makes sshd skip C(/etc/ssh/sshrc).
     type: str

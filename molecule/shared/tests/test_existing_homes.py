@@ -35,7 +35,7 @@ def cat(target, user, path):
 def short_connections(target, user, agent, count=20):
     env = dict(os.environ, SSH_AUTH_SOCK=agent.sock)
     procs = [subprocess.Popen(target.argv(user, "true", agent), env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _connection in range(count)]
     assert [proc.wait(timeout=60) for proc in procs] == [0] * count
 
 
