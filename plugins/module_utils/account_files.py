@@ -298,12 +298,12 @@ def other_writers(home, entry, path, data):
     for finding in findings:
         where = finding.where(path)
         if finding.kind == link_writers.OTHER:
-            notes.append('%s %s; the collection keeps the link: take it out, or make it agree' % (where, finding.what))
+            notes.append('%s: %s; the collection keeps the link: take it out, or make it agree' % (where, finding.what))
         elif keep:
-            notes.append('%s holds %s, which moves the link on every connection, off a live login: take it out'
+            notes.append('%s: %s, which moves the link on every connection, off a live login: take it out'
                          ' (the collection leaves this file to you)' % (where, finding.what))
         else:
-            notes.append('%s held %s, which moved the link on every connection: taken out, the collection keeps'
+            notes.append('%s: %s, which moved the link on every connection: taken out, the collection keeps'
                          ' the link now' % (where, finding.what))
     return (data if keep else link_writers.without(data, findings)), notes
 

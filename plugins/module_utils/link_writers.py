@@ -49,15 +49,18 @@ class Finding(object):
         self.what = what
 
     def where(self, path):
-        lines = str(self.first) if self.first == self.last else '%d-%d' % (self.first, self.last)
-        return '%s:%s' % (path, lines)
+        """`path:N: line N` (or `path:N-M: lines N-M`), as editors and people read it."""
+        if self.first == self.last:
+            return '%s:%d: line %d' % (path, self.first, self.first)
+        return '%s:%d-%d: lines %d-%d' % (path, self.first, self.last, self.first, self.last)
 
     def __repr__(self):
         return 'Finding(%d, %d, %r, %r)' % (self.first, self.last, self.kind, self.what)
 
 
 def _patterns(link_re):
-    make = r'\bln\s+(?:-[A-Za-z]+\s+)*?-[A-Za-z]*s[A-Za-z]*\s+(?:-[A-Za-z]+\s+)*'
+    option = r'(?:(?:-[A-Za-z]+|--[a-z-]+)\s+)'
+    make = r'\bln\s+' + option + r'*?(?:-[A-Za-z]*s[A-Za-z]*|--symbolic)\s+' + option + r'*'
     core = make + _FORWARDED + r'\s+' + link_re + r'(?:\s+2>\s*/dev/null)?'
     return dict(
         # `ln -sf $SSH_AUTH_SOCK LINK`, alone or after a guard joined by &&.

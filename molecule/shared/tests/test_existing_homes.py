@@ -59,7 +59,7 @@ def test_the_recipe_is_taken_out_and_short_connections_never_move_the_link(targe
     first = apply_role(f"forwarding_users={user}", options=["--diff"])
     assert recap(first)["failed"] == 0, first.stdout[-3000:]
     out = first.stdout + first.stderr
-    assert f"/home/{user}/.ssh/rc:" in out and "held the blog recipe" in out, out[-3000:]
+    assert f"/home/{user}/.ssh/rc:" in out and "the blog recipe" in out and "taken out" in out, out[-3000:]
     # The diff shows the recipe going, a backup keeps it.
     assert '-if test "$SSH_AUTH_SOCK"' in out, out[-3000:]
     assert "ln -sf" in target.root(f"cat ~{user}/.ssh/rc.*~")
@@ -102,7 +102,7 @@ def test_the_recipe_left_alone_is_reported_with_its_line_and_kept(target):
         proc = apply_role(f"forwarding_users={user}", "forwarding_leave_alone=rc")
         assert recap(proc)["failed"] == 0, proc.stdout[-3000:]
         out = proc.stdout + proc.stderr
-        assert f"/home/{user}/.ssh/rc:2 holds the blog recipe" in out, out[-3000:]
+        assert f"/home/{user}/.ssh/rc:2: line 2: the blog recipe" in out, out[-3000:]
         assert INCLUDE in out
     assert recap(proc)["changed"] == 0
     assert target.root(f"sha256sum ~{user}/.ssh/rc") == before
@@ -114,7 +114,7 @@ def test_other_writers_of_the_link_are_reported_with_their_line(target):
     put(target, user, ".tmux.conf", "set -g mouse on\nsetenv -g SSH_AUTH_SOCK $HOME/.ssh/agent_sock\n")
     proc = apply_role(f"forwarding_users={user}")
     assert recap(proc)["failed"] == 0, proc.stdout[-3000:]
-    assert f"/home/{user}/.tmux.conf:2 sets SSH_AUTH_SOCK to $HOME/.ssh/agent_sock" in proc.stdout + proc.stderr
+    assert f"/home/{user}/.tmux.conf:2: line 2: sets SSH_AUTH_SOCK to $HOME/.ssh/agent_sock" in proc.stdout + proc.stderr
     assert cat(target, user, ".tmux.conf").endswith("agent_sock\n")
 
 

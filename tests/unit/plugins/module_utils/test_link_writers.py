@@ -39,6 +39,8 @@ CASES = [
     ('a guard joined by &&, the absolute path, ln -sfn',
      'umask 022\n[ -n "$SSH_AUTH_SOCK" ] && ln -sfn "$SSH_AUTH_SOCK" /home/alice/.ssh/ssh_auth_sock\n',
      [(2, 2, lw.RECIPE)], 'umask 022\n'),
+    ('long options',
+     'ln --symbolic --force "$SSH_AUTH_SOCK" ~/.ssh/ssh_auth_sock\n', [(1, 1, lw.RECIPE)], ''),
     ('bare ln with ${HOME} and ${SSH_AUTH_SOCK}',
      'ln -s -f ${SSH_AUTH_SOCK} ${HOME}/.ssh/ssh_auth_sock 2>/dev/null\n',
      [(1, 1, lw.RECIPE)], ''),
@@ -139,8 +141,8 @@ def test_the_recipe_goes_from_the_rc_and_the_startup_files_with_a_backup(home):
     assert b'ln -sf' not in read(os.path.join(home, '.ssh/rc'))
     assert RC_LINE.encode() in read(os.path.join(home, '.ssh/rc'))
     assert read(os.path.join(home, '.bashrc')) == b'alias ll="ls -l"\n'
-    assert any('.ssh/rc:1 held the blog recipe' in w and 'taken out' in w for w in first['warnings'])
-    assert any('.bashrc:2 held' in w for w in first['warnings'])
+    assert any('.ssh/rc:1: line 1: the blog recipe' in w and 'taken out' in w for w in first['warnings'])
+    assert any('.bashrc:2: line 2: the blog recipe' in w for w in first['warnings'])
     second = af.plan_account(home, [rc_entry(home)], False, True)
     assert second == {'files': [], 'warnings': []}
 
@@ -168,7 +170,7 @@ def test_left_alone_the_recipe_is_reported_with_its_line_and_kept(home):
     done = af.plan_account(home, [rc_entry(home, leave_alone=True)], False, True)
     assert done['files'] == []
     assert read(rc) == b'umask 077\n' + RECIPE_RC
-    assert any(w.startswith(rc + ':2 holds the blog recipe') and 'leaves this file to you' in w
+    assert any(w.startswith(rc + ':2: line 2: the blog recipe') and 'leaves this file to you' in w
                for w in done['warnings'])
 
 
@@ -179,7 +181,7 @@ def test_a_symlinked_startup_file_is_reported_not_edited(home):
     done = af.plan_account(home, [rc_entry(home)], False, True)
     assert read(real) == RECIPE_RC
     assert [f['path'] for f in done['files']] == [os.path.join(home, '.ssh/rc')]
-    assert any('.bashrc:1 holds the blog recipe' in w for w in done['warnings'])
+    assert any('.bashrc:1: line 1: the blog recipe' in w and 'take it out' in w for w in done['warnings'])
 
 
 def test_other_writers_are_reported_every_run_and_never_edited(home):
@@ -189,5 +191,5 @@ def test_other_writers_are_reported_every_run_and_never_edited(home):
                  reads=[conf], link='.ssh/ssh_auth_sock')
     for dummy in range(2):
         done = af.plan_account(home, [entry], False, True)
-        assert any(w.startswith(conf + ':2 sets SSH_AUTH_SOCK to $HOME/.ssh/old_sock') for w in done['warnings'])
+        assert any(w.startswith(conf + ':2: line 2: sets SSH_AUTH_SOCK to $HOME/.ssh/old_sock') for w in done['warnings'])
     assert read(conf) == b'set -g mouse on\nsetenv -g SSH_AUTH_SOCK $HOME/.ssh/old_sock\n'
