@@ -125,6 +125,19 @@ def test_tmux_part_alone_for_dotfile_roles(target):
     assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0
 
 
+def test_prompt_part_alone_for_dotfile_roles(target):
+    """tasks_from: prompt writes the prompt hook (and the keeper it calls) only, even with the
+    hook's switch off, and is idempotent."""
+    target.root("id pia >/dev/null 2>&1 || useradd -m -s /bin/bash pia")
+    first = apply_role('{"forwarding_users": ["pia"], "forwarding_prompt_hook": false}', tasks_from="prompt")
+    assert recap(first)["failed"] == 0, first.stdout[-3000:]
+    assert target.root("ls -A ~pia/.ssh/happyssh").split() == ["happyssh-link", "prompt.sh"]
+    assert target.root("test -e ~pia/.ssh/rc || test -e ~pia/.screenrc && echo other || echo none").strip() == "none"
+    assert "~/.ssh/happyssh/prompt.sh" in target.root("cat ~pia/.bashrc")
+    second = apply_role('{"forwarding_users": ["pia"], "forwarding_prompt_hook": false}', tasks_from="prompt")
+    assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0
+
+
 def test_check_mode_on_a_fresh_account_changes_nothing_and_shows_every_file(target):
     target.root("id cleo >/dev/null 2>&1 || useradd -m -s /bin/bash cleo")
     before = target.root("find ~cleo -printf '%p %m %s\\n' | sort")
