@@ -81,6 +81,13 @@ def dead_owner(env, shell):
     return owner
 
 
+def module_search(env):
+    """The module's own default search patterns, as they read in this test's home and /tmp, so a
+    wrong default fails here instead of hiding behind patterns written out by hand."""
+    return [pattern.replace('/tmp/', env.real('/tmp') + '/', 1).replace('~/', env.home + '/', 1)
+            for pattern in auth_sock.DEFAULT_SEARCH]
+
+
 def chosen(env, path):
     by_path = dict((sess.sock, sess.name) for sess in env.sessions)
     by_path.update((sess.real, sess.name) for sess in env.sessions)
@@ -100,8 +107,7 @@ def test_keeper_chooses(env, shell, case):
 def test_module_chooses(env, case):
     dead_owner(env, ['dash'])
     expected = case(env)
-    result = auth_sock.ensure_present(env.link, [env.real('/tmp') + '/ssh-*/agent.*',
-                                                 env.home + '/.ssh/agent/s.*.sshd.*'], timeout=2.0, host_dir=env.hostdir)
+    result = auth_sock.ensure_present(env.link, module_search(env), timeout=2.0, host_dir=env.hostdir)
     assert result['status'] == 'repaired', result
     assert chosen(env, result['target']) == expected
 
@@ -110,7 +116,7 @@ def test_module_never_keeps_a_link_into_a_loop(env):
     hop = env.session('hop', tty=True, connection=env.local_client(env.link))
     editor = env.session('editor')
     env.point(hop.real)
-    result = auth_sock.ensure_present(env.link, [env.real('/tmp') + '/ssh-*/agent.*'], timeout=2.0, host_dir=env.hostdir)
+    result = auth_sock.ensure_present(env.link, module_search(env), timeout=2.0, host_dir=env.hostdir)
     assert result['reason'] == 'leads back to the link'
     assert result['target'] == editor.real
     hop_entry = [c for c in result['candidates'] if c['path'] == hop.real]
