@@ -104,14 +104,16 @@ class Config:
         self.load_text(path, text, match, depth)
 
     def load_text(self, path, text, match=None, depth=0):
-        # A Match inside an included file ends with that file (sshd restores the including file's state).
+        # A Match inside an included file ends with that file (sshd restores the including file's state);
+        # it applies only where the Include itself does.
+        outer = match
         for number, raw in enumerate(text.splitlines(), 1):
             parsed = split_line(raw)
             if parsed is None:
                 continue
             keyword, args = parsed
             if keyword == 'match':
-                match = dict(criteria=args, file=path, line=number, outer=match)
+                match = dict(criteria=args, file=path, line=number, outer=outer)
             elif keyword == 'include':
                 self.include(args, match, depth)
             else:
