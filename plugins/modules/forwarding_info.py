@@ -17,7 +17,7 @@ description:
   - Resolves the accounts to set up, looks at the paths the role would write in each home (type, owner, mode,
     and for a symlink the owner of its target, never following it further), and lists what would defeat the
     setup as RV(problems), each naming the path.
-  - Reads the sshd settings that decide whether the setup works, per account (RV(sshd_accounts)): as root with
+  - Reads the sshd settings that decide whether the setup works, per account (RV(sshd_accounts)), as root with
     C(sshd -T -C user=<name>,host=<this host's name>,addr=127.0.0.1), so C(Match User) and C(Match Group) blocks
     count; without root (C(sshd -T) needs the host keys) by reading C(/etc/ssh/sshd_config) and its C(Include)d
     files the way sshd evaluates them, a best-effort reading (RV(sshd_reading)). Both evaluate a login from
@@ -144,7 +144,7 @@ sshd_problems:
   description:
     - What in the sshd settings defeats the setup, one entry per setting, value and origin, for all the accounts
       it concerns (without accounts, O(scope=system), the settings outside C(Match) blocks).
-    - C(part) is V(agent) (no forwarded agent), V(rc) (sshd does not run the user's C(~/.ssh/rc):
+    - C(part) is V(agent) (no forwarded agent), V(rc) (sshd does not run the user's C(~/.ssh/rc), by
       C(PermitUserRC no) or a C(ForceCommand)) or V(x11) (C(X11Forwarding no)); C(fix) the setting that would
       make it work; C(hint) who wrote the file when its text tells (a hardening role), else V(null);
       C(message) all of it in one line.
