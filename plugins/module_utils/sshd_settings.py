@@ -130,9 +130,9 @@ class Config:
                 self.load(path, match, depth + 1)
 
 
-def read_config(path=SSHD_CONFIG):
+def read_config(path=None):
     config = Config()
-    config.load(path)
+    config.load(path or SSHD_CONFIG)
     return config
 
 
