@@ -277,30 +277,41 @@ def run_sshd_t(module, sshd, args):
     return sshd_lib.parse_sshd_t(out), None
 
 
+def account_sshd(module, sshd, config, host, name):
+    """One account's settings: sshd -T -C's values with the files' origins when sshd runs, else the files."""
+    parsed = sshd_lib.evaluate(config, sshd_lib.connection_for(name, config, host))
+    values = run_sshd_t(module, sshd, ['-C', sshd_lib.connection_spec(name, host)])[0] if sshd else None
+    if values is not None:
+        return dict(source='sshd -T', settings=sshd_lib.with_origins(values, parsed))
+    return dict(source='files', settings=parsed) if sshd_lib.SSHD_CONFIG in config.headers else None
+
+
+def host_sshd(config, host, host_values):
+    """The settings outside Match blocks: sshd -T's with origins, else the files', else None."""
+    parsed = sshd_lib.evaluate(config, sshd_lib.connection_for(None, config, host))
+    if host_values is not None:
+        return sshd_lib.with_origins(host_values, parsed)
+    return parsed if sshd_lib.SSHD_CONFIG in config.headers else None
+
+
 def read_sshd(module, accounts):
     """The sshd settings per account (sshd -T -C as root, else the config files read as this user), the
     host-level ones (no Match block) and what defeats the setup, grouped over the accounts."""
     sshd = module.get_bin_path('sshd', opt_dirs=['/usr/sbin', '/usr/local/sbin'])
     config = sshd_lib.read_config()
     host = socket.gethostname()
-    names = [a['name'] for a in accounts if a['can_login']]
     host_values, error = run_sshd_t(module, sshd, []) if sshd else (None, ['sshd is not installed'])
     privileged = host_values is not None
-    readable = sshd_lib.SSHD_CONFIG in config.headers
     per_account = {}
-    for name in names:
-        parsed = sshd_lib.evaluate(config, sshd_lib.connection_for(name, config, host))
-        values = run_sshd_t(module, sshd, ['-C', sshd_lib.connection_spec(name, host)])[0] if privileged else None
-        if values is not None:
-            per_account[name] = dict(source='sshd -T', settings=sshd_lib.with_origins(values, parsed))
-        elif readable:
-            per_account[name] = dict(source='files', settings=parsed)
-    host_parsed = sshd_lib.evaluate(config, sshd_lib.connection_for(None, config, host))
-    host_settings = sshd_lib.with_origins(host_values, host_parsed) if privileged else (
-        host_parsed if readable else None)
-    best_effort = not privileged and readable
+    for account in (a for a in accounts if a['can_login']):
+        seen = account_sshd(module, sshd if privileged else None, config, host, account['name'])
+        if seen is not None:
+            per_account[account['name']] = seen
+    host_settings = host_sshd(config, host, host_values)
+    readable = sshd_lib.SSHD_CONFIG in config.headers
+    best_effort = any(seen['source'] == 'files' for seen in per_account.values()) or (not privileged and readable)
     found = [(name, sshd_lib.problems(config, seen['settings'])) for name, seen in per_account.items()]
-    if not names and host_settings is not None:
+    if not any(a['can_login'] for a in accounts) and host_settings is not None:
         found = [(None, sshd_lib.problems(config, host_settings))]
     reading = dict(method='sshd -T' if privileged else ('files' if readable else 'none'), best_effort=best_effort,
                    error=None if privileged else '; '.join(error), unreadable=config.unreadable,
