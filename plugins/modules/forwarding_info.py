@@ -17,8 +17,15 @@ description:
   - Resolves the accounts to set up, looks at the paths the role would write in each home (type, owner, mode,
     and for a symlink the owner of its target, never following it further), and lists what would defeat the
     setup as RV(problems), each naming the path.
-  - Reads the effective sshd configuration (C(sshd -T)), the tmux version with tmux's own default
-    C(update-environment), and whether screen is installed.
+  - Reads the sshd settings that decide whether the setup works, per account (RV(sshd_accounts)), as root with
+    C(sshd -T -C user=<name>,host=<this host's name>,addr=127.0.0.1), so C(Match User) and C(Match Group) blocks
+    count; without root (C(sshd -T) needs the host keys) by reading C(/etc/ssh/sshd_config) and its C(Include)d
+    files the way sshd evaluates them, a best-effort reading (RV(sshd_reading)). Both evaluate a login from
+    127.0.0.1 to this host under its own name, so a C(Match Address) or C(Match Host) block for other networks is
+    not seen. Each value names the file and line it comes from (from the files; C(sshd -T) does not say).
+  - Lists what in those settings defeats the setup as RV(sshd_problems), one entry per setting and origin with
+    the accounts it concerns, each with the setting that would make it work.
+  - Reads the tmux version with tmux's own default C(update-environment), and whether screen is installed.
 author:
   - happyssh.agent contributors (@happyssh)
 extends_documentation_fragment:
@@ -115,10 +122,49 @@ problems:
   type: list
   elements: str
 sshd:
-  description: The effective sshd settings that matter (lower-case names), V(null) when C(sshd -T) could not run.
+  description:
+    - The sshd settings that matter (lower-case names) outside any C(Match) block, from C(sshd -T) as root, else
+      from the config files; V(null) when neither could be read.
+    - C(disableforwarding) and C(forcecommand) since 0.3.0.
   returned: always
   type: dict
-  sample: {permituserrc: 'yes', allowagentforwarding: 'yes', x11forwarding: 'no'}
+  sample: {permituserrc: 'yes', allowagentforwarding: 'yes', x11forwarding: 'no', disableforwarding: 'no',
+           forcecommand: none}
+sshd_accounts:
+  description:
+    - Per account name, C(source) (V(sshd -T) or V(files), the best-effort reading) and C(settings), per
+      lower-case setting its C(value), C(file) and C(line) (V(null) for sshd's built-in default, or when the files
+      do not explain the value sshd -T gave).
+  returned: always
+  type: dict
+  version_added: 0.3.0
+  sample: {alice: {source: files, settings: {allowagentforwarding: {value: 'no', file: /etc/ssh/sshd_config,
+           line: 42}}}}
+sshd_problems:
+  description:
+    - What in the sshd settings defeats the setup, one entry per setting, value and origin, for all the accounts
+      it concerns (without accounts, O(scope=system), the settings outside C(Match) blocks).
+    - C(part) is V(agent) (no forwarded agent), V(rc) (sshd does not run the user's C(~/.ssh/rc), by
+      C(PermitUserRC no) or a C(ForceCommand)) or V(x11) (C(X11Forwarding no)); C(fix) the setting that would
+      make it work; C(hint) who wrote the file when its text tells (a hardening role), else V(null);
+      C(message) all of it in one line.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  sample: [{setting: AllowAgentForwarding, value: 'no', file: /etc/ssh/sshd_config, line: 42, part: agent,
+            fix: AllowAgentForwarding yes, users: [alice, bob], hint: null,
+            effect: there is no forwarded agent to keep,
+            message: "AllowAgentForwarding no (/etc/ssh/sshd_config:42): there is no forwarded agent to keep;
+                      set AllowAgentForwarding yes for alice, bob"}]
+sshd_reading:
+  description:
+    - How the sshd settings were read. C(method) V(sshd -T), V(files) (best effort, without root) or V(none);
+      C(best_effort); C(error) why C(sshd -T) did not run; C(unreadable) the files or directories that could not
+      be read (C(path), C(error)); C(note) one sentence on what the check could not see, V(null) when it saw all.
+  returned: always
+  type: dict
+  version_added: 0.3.0
 tmux:
   description: V(null) without tmux; else C(version) ("3.3") and C(update_environment), tmux's default list.
   returned: always
@@ -137,11 +183,13 @@ homes_with_rc:
 import os
 import pwd
 import re
+import socket
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-SSHD_KEYS = ('permituserrc', 'allowagentforwarding', 'x11forwarding')
+from ansible_collections.happyssh.agent.plugins.module_utils import sshd_settings as sshd_lib
+
 GROUP_OR_OTHER_WRITE = 0o022
 # Login shells that run no session: sshd runs ~/.ssh/rc through the shell, so nothing of the role
 # would ever run for these accounts.
@@ -221,19 +269,68 @@ def resolve_accounts(names):
     return accounts, missing
 
 
-def read_sshd(module):
-    sshd = module.get_bin_path('sshd', opt_dirs=['/usr/sbin', '/usr/local/sbin'])
-    if sshd is None:
-        return None
-    rc, out, dummy = module.run_command([sshd, '-T'])
+def run_sshd_t(module, sshd, args):
+    """sshd -T's settings, or None with sshd's own complaint (unprivileged: no hostkeys available)."""
+    rc, out, err = module.run_command([sshd, '-T'] + args)
     if rc != 0:
-        return None
-    settings = {}
-    for line in out.splitlines():
-        name, dummy, value = line.partition(' ')
-        if name in SSHD_KEYS:
-            settings[name] = value.strip()
-    return settings
+        return None, (err or out).strip().splitlines()[-1:] or ['exit status %d' % rc]
+    return sshd_lib.parse_sshd_t(out), None
+
+
+def account_sshd(module, sshd, config, host, name):
+    """One account's settings: sshd -T -C's values with the files' origins when sshd runs, else the files."""
+    parsed = sshd_lib.evaluate(config, sshd_lib.connection_for(name, config, host))
+    values = run_sshd_t(module, sshd, ['-C', sshd_lib.connection_spec(name, host)])[0] if sshd else None
+    if values is not None:
+        return dict(source='sshd -T', settings=sshd_lib.with_origins(values, parsed))
+    return dict(source='files', settings=parsed) if sshd_lib.SSHD_CONFIG in config.headers else None
+
+
+def host_sshd(config, host, host_values):
+    """The settings outside Match blocks: sshd -T's with origins, else the files', else None."""
+    parsed = sshd_lib.evaluate(config, sshd_lib.connection_for(None, config, host))
+    if host_values is not None:
+        return sshd_lib.with_origins(host_values, parsed)
+    return parsed if sshd_lib.SSHD_CONFIG in config.headers else None
+
+
+def read_sshd(module, accounts):
+    """The sshd settings per account (sshd -T -C as root, else the config files read as this user), the
+    host-level ones (no Match block) and what defeats the setup, grouped over the accounts."""
+    sshd = module.get_bin_path('sshd', opt_dirs=['/usr/sbin', '/usr/local/sbin'])
+    config = sshd_lib.read_config()
+    host = socket.gethostname()
+    host_values, error = run_sshd_t(module, sshd, []) if sshd else (None, ['sshd is not installed'])
+    privileged = host_values is not None
+    per_account = {}
+    for account in (a for a in accounts if a['can_login']):
+        seen = account_sshd(module, sshd if privileged else None, config, host, account['name'])
+        if seen is not None:
+            per_account[account['name']] = seen
+    host_settings = host_sshd(config, host, host_values)
+    readable = sshd_lib.SSHD_CONFIG in config.headers
+    best_effort = any(seen['source'] == 'files' for seen in per_account.values()) or (not privileged and readable)
+    found = [(name, sshd_lib.problems(config, seen['settings'])) for name, seen in per_account.items()]
+    if not any(a['can_login'] for a in accounts) and host_settings is not None:
+        found = [(None, sshd_lib.problems(config, host_settings))]
+    reading = dict(method='sshd -T' if privileged else ('files' if readable else 'none'), best_effort=best_effort,
+                   error=None if privileged else '; '.join(error), unreadable=config.unreadable,
+                   note=reading_note(privileged, readable, error, config.unreadable))
+    legacy = dict((k, v['value']) for k, v in host_settings.items()) if host_settings is not None else None
+    return dict(sshd=legacy, sshd_accounts=per_account, sshd_problems=sshd_lib.grouped(found, best_effort),
+                sshd_reading=reading)
+
+
+def reading_note(privileged, readable, error, unreadable):
+    """What the sshd check could not see, in one sentence (None when it saw everything)."""
+    if not privileged and not readable:
+        return ('no sshd setting could be read (sshd -T: %s; %s: %s): PermitUserRC, AllowAgentForwarding and'
+                ' X11Forwarding are not checked' % ('; '.join(error), sshd_lib.SSHD_CONFIG,
+                                                    ', '.join(u['error'] for u in unreadable) or 'missing'))
+    if unreadable:
+        return ('sshd settings in %s could not be read (%s): the sshd check may miss what they set'
+                % (', '.join(u['path'] for u in unreadable), ', '.join(sorted(set(u['error'] for u in unreadable)))))
+    return None
 
 
 def read_tmux(module):
@@ -289,8 +386,9 @@ def main():
     module.exit_json(
         changed=False, user=me, escalate=os.geteuid() != 0 and any(a['name'] != me for a in accounts),
         accounts=accounts, missing_users=missing, paths=paths, problems=problems,
-        sshd=read_sshd(module), tmux=read_tmux(module), screen=module.get_bin_path('screen') is not None,
+        tmux=read_tmux(module), screen=module.get_bin_path('screen') is not None,
         homes_with_rc=homes_with_rc() if params['scope'] == 'system' else [],
+        **read_sshd(module, accounts)
     )
 
 
