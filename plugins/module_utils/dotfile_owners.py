@@ -78,7 +78,7 @@ def inside(home, path):
     return home not in ('', os.sep) and path.startswith(os.path.join(home, ''))
 
 
-def lexists_dir(path):
+def is_dir(path):
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except OSError:
@@ -184,7 +184,7 @@ def dot_git(directory):
 
 
 def is_git_dir(directory):
-    return (lexists_dir(os.path.join(directory, 'objects'))
+    return (is_dir(os.path.join(directory, 'objects'))
             and os.path.isfile(os.path.join(directory, 'HEAD')))
 
 
@@ -356,12 +356,12 @@ def chezmoi_source(home):
     """The source directory: sourceDir of ~/.config/chezmoi/chezmoi.{toml,yaml,json,jsonc}, else
     ~/.local/share/chezmoi; a .chezmoiroot there moves the source state into a subdirectory."""
     source = chezmoi_configured(home) or os.path.join(home, '.local/share/chezmoi')
-    if not lexists_dir(source):
+    if not is_dir(source):
         return None
     root = read_small(os.path.join(source, '.chezmoiroot'), 4096)
     if root and root.strip():
         source = os.path.join(source, os.fsdecode(root.strip()))
-    return source if lexists_dir(source) else None
+    return source if is_dir(source) else None
 
 
 def chezmoi_configured(home):
