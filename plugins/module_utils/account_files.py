@@ -308,9 +308,9 @@ class Owners(object):
 
 
 def old_block_note(path, owner):
+    who = owner.manager or 'a dotfile manager'
     return ('%s: holds a managed block of version 0.1.0 of the role; %s owns the file (%s), so the collection'
-            ' leaves it: take the block out of %s' % (path, owner.manager or 'a dotfile manager', owner.how,
-                                                     owner.source or 'its source'))
+            ' leaves it: take the block out of %s' % (path, who, owner.how, owner.source or 'its source'))
 
 
 def other_writers(home, entry, path, data, owners):
@@ -320,15 +320,18 @@ def other_writers(home, entry, path, data, owners):
     findings = link_writers.find(data, link_writers.link_spellings(home, entry['link'], user))
     if not findings:
         return data, []
-    keep = entry.get('leave_alone') or owners.of(path) is not None
+    owner = owners.of(path)
+    keep = entry.get('leave_alone') or owner is not None
+    kept = 'take it out of %s (%s owns this file)' % (owner.source or path, owner.manager or 'a dotfile manager') \
+        if owner is not None else 'take it out (the collection leaves this file to you)'
     notes = []
     for finding in findings:
         where = finding.where(path)
         if finding.kind == link_writers.OTHER:
             notes.append('%s: %s; the collection keeps the link: take it out, or make it agree' % (where, finding.what))
         elif keep:
-            notes.append('%s: %s, which moves the link on every connection, off a live login: take it out'
-                         ' (the collection leaves this file to you)' % (where, finding.what))
+            notes.append('%s: %s, which moves the link on every connection, off a live login: %s'
+                         % (where, finding.what, kept))
         else:
             notes.append('%s: %s, which moved the link on every connection: taken out, the collection keeps'
                          ' the link now' % (where, finding.what))

@@ -304,7 +304,8 @@ def test_tracked_rc_is_never_edited_and_told_once(home):
         told = [w for w in result['warnings'] if LINE in w]
         assert len(told) == 1 and 'git repository %s' % repo in told[0] and '.ssh/rc' in told[0]
         assert any('0.1.0' in w and 'take the block out' in w for w in result['warnings'])
-        assert any('ln -s' in w and 'leaves this file' in w for w in result['warnings'])
+        assert any('ln -s' in w and 'take it out of %s (git owns' % os.path.join(home, '.ssh/rc') in w
+                   for w in result['warnings'])
     assert git('--git-dir=' + repo, '--work-tree=' + home, 'status', '--porcelain', '-uno') == b''
 
 
