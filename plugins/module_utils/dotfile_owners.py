@@ -293,7 +293,7 @@ def index_names(data, version, count, hashlen):
     offset = 12
     previous = b''
     fixed = 40 + hashlen
-    for _ in range(count):
+    for _entry in range(count):
         flags = struct.unpack('>H', data[offset + fixed:offset + fixed + 2])[0]
         start = offset + fixed + 2 + (2 if version >= 3 and flags & 0x4000 else 0)
         if version == 4:
@@ -459,7 +459,7 @@ def dotdrop_config(config, home):
         if not line.strip() or line.lstrip().startswith('#'):
             continue
         indent = len(line) - len(line.lstrip())
-        key, _, value = line.strip().partition(':')
+        key, _colon, value = line.strip().partition(':')
         value = value.strip().strip('"\'')
         if indent == 0:
             section = key

@@ -297,7 +297,7 @@ def test_tracked_rc_is_never_edited_and_told_once(home):
     git('init', '-q', '--bare', repo)
     git('--git-dir=' + repo, '--work-tree=' + home, 'add', '.ssh/rc')
     git('--git-dir=' + repo, '--work-tree=' + home, 'commit', '-qm', 'rc')
-    for _ in range(2):
+    for _run in range(2):
         result = af.plan_account(home, [rc_entry(home)], False, True)
         assert result['files'] == []
         assert read(os.path.join(home, '.ssh/rc')) == OLD_RC + RECIPE
