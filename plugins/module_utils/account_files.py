@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.happyssh.agent.plugins.module_utils import link_writers
+from ansible_collections.happyssh.agent.plugins.module_utils import dotfile_owners, link_writers
 
 OLD_BLOCK_BEGIN = b'# BEGIN happyssh.agent %s (managed by Ansible)'
 OLD_BLOCK_END = b'# END happyssh.agent %s (managed by Ansible)'
@@ -249,23 +249,32 @@ def plan_owned(home, entry):
 
 def plan_include(home, entry):
     """One line a program must read: nothing to do when a file it reads holds the line; else the
-    line goes into entry['path'], unless the user keeps that file to themselves (leave_alone, or
-    a symlink of a dotfile manager). 0.1.0's managed blocks go from every file it reads; with
-    entry['link'], the blog recipe goes from those files and from entry['scan'] (other_writers)."""
+    line goes into entry['path'], unless the user keeps that file to themselves (leave_alone) or
+    another tool owns it (dotfile_owners.owner_of: a symlink farm, a git work tree, a copying
+    manager): then one warning names the tool and the line to add to its source. 0.1.0's managed
+    blocks go from every file it reads; with entry['link'], the blog recipe goes from those files
+    and from entry['scan'] (other_writers). A file another tool owns is never edited, only
+    reported. A file the program reads that no tool owns may still be written (the tmux line in
+    ~/.config/tmux/tmux.conf beside a managed ~/.tmux.conf): the manager never rewrites a file it
+    does not track, so the two converge."""
     line = entry['line'].encode()
     target = entry['path']
     blocks = [p.encode() for p in entry.get('old_blocks') or []]
     reads = list(entry.get('reads') or [])
     if target not in reads:
         reads.append(target)
+    owners = Owners(home)
     contents = {}
     changes = []
     notes = []
     for path in reads + [p for p in entry.get('scan') or [] if p not in reads]:
         data = None if check_parents(path, home) is not None else read_plain(path, follow=True)
         cleaned = without_old_blocks(data, blocks) if data is not None and blocks else data
+        if cleaned != data and owners.of(path) is not None:
+            notes.append(old_block_note(path, owners.of(path)))
+            cleaned = data
         if data is not None and entry.get('link'):
-            cleaned, said = other_writers(home, entry, path, cleaned)
+            cleaned, said = other_writers(home, entry, path, cleaned, owners)
             notes.extend(said)
         if path in reads:
             contents[path] = cleaned
@@ -275,9 +284,8 @@ def plan_include(home, entry):
         return changes, notes
     if entry.get('leave_alone'):
         return changes, notes + ['%s: add the line %r (the collection leaves this file to you)' % (target, entry['line'])]
-    if symlinked(target, home):
-        return changes, notes + ['%s is a symlink or inside a symlinked directory (a dotfile manager owns it): add the'
-                                 ' line %r to the file it points to' % (target, entry['line'])]
+    if owners.of(target) is not None:
+        return changes, notes + [owners.of(target).advice(target, entry['line'])]
     changes = [c for c in changes if c['path'] != target]
     original = read_plain(target, follow=False) if lstat_or_none(target) is not None else None
     after = with_line(contents.get(target) or b'', line, entry.get('position', 'bottom'))
@@ -286,39 +294,48 @@ def plan_include(home, entry):
     return changes, notes
 
 
-def other_writers(home, entry, path, data):
+class Owners(object):
+    """dotfile_owners.owner_of for the files of one entry, each looked up once."""
+
+    def __init__(self, home):
+        self.home = home
+        self.seen = {}
+
+    def of(self, path):
+        if path not in self.seen:
+            self.seen[path] = dotfile_owners.owner_of(self.home, path)
+        return self.seen[path]
+
+
+def old_block_note(path, owner):
+    who = owner.manager or 'a dotfile manager'
+    return ('%s: holds a managed block of version 0.1.0 of the role; %s owns the file (%s), so the collection'
+            ' leaves it: take the block out of %s' % (path, who, owner.how, owner.source or 'its source'))
+
+
+def other_writers(home, entry, path, data, owners):
     """data without the blog recipe's lines, and what to tell the user about every writer of the
-    link found in it. Files the user keeps (leave_alone, a dotfile manager's) are only reported."""
+    link found in it. Files the user keeps (leave_alone, another tool's) are only reported."""
     user = pwd.getpwuid(os.geteuid()).pw_name
     findings = link_writers.find(data, link_writers.link_spellings(home, entry['link'], user))
     if not findings:
         return data, []
-    keep = entry.get('leave_alone') or symlinked(path, home)
+    owner = owners.of(path)
+    keep = entry.get('leave_alone') or owner is not None
+    kept = 'take it out of %s (%s owns this file)' % (owner.source or path, owner.manager or 'a dotfile manager') \
+        if owner is not None else 'take it out (the collection leaves this file to you)'
     notes = []
     for finding in findings:
         where = finding.where(path)
         if finding.kind == link_writers.OTHER:
             notes.append('%s: %s; the collection keeps the link: take it out, or make it agree' % (where, finding.what))
         elif keep:
-            notes.append('%s: %s, which moves the link on every connection, off a live login: take it out'
-                         ' (the collection leaves this file to you)' % (where, finding.what))
+            notes.append('%s: %s, which moves the link on every connection, off a live login: %s'
+                         % (where, finding.what, kept))
         else:
             notes.append('%s: %s, which moved the link on every connection: taken out, the collection keeps'
                          ' the link now' % (where, finding.what))
     return (data if keep else link_writers.without(data, findings)), notes
-
-
-def symlinked(path, home):
-    """True when path, or a directory between home and it, is a symlink."""
-    current = home
-    for part in os.path.relpath(path, home).split(os.sep):
-        if part == os.curdir:
-            continue
-        current = os.path.join(current, part)
-        st = lstat_or_none(current)
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            return True
-    return False
 
 
 def plan_absent(home, entry):

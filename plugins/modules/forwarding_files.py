@@ -22,10 +22,23 @@ description:
   - An O(accounts[].files[].kind=include) entry is one line a program must read (C(source-file), C(source), C(.)).
     Nothing is written when one of the files the program reads (O(accounts[].files[].reads)) holds the line
     already. Otherwise the line is added to O(accounts[].files[].path), unless O(accounts[].files[].leave_alone)
-    is set or that path is a symlink or lies in a symlinked directory (the file of a dotfile manager); then a
-    warning names the file and the line to add. Managed blocks written by version 0.1.0 of the role are
-    removed from every file the program reads, and with O(accounts[].files[].link) so are the lines of the
-    blog recipe that would move the stable link on every connection.
+    is set or another tool owns that path; then a warning names the file and the line to add. Managed blocks
+    written by version 0.1.0 of the role are removed from every file the program reads, and with
+    O(accounts[].files[].link) so are the lines of the blog recipe that would move the stable link on every
+    connection.
+  - A file another tool owns is never edited (neither the line added nor a block or recipe line taken out;
+    each is reported), and one warning names the tool when it can tell, the file and the exact line to add
+    to the tool's source. Owned are a symlink or a file in a symlinked directory (stow, rcm, homeshick; the
+    source is where it points); a file listed in the index of a git repository whose work tree holds it (a
+    C(.git) in the home or a directory of it, yadm's C(~/.local/share/yadm/repo.git) or
+    C(~/.config/yadm/repo.git), vcsh's C(~/.config/vcsh/repo.d/*.git), a bare repository at the top of the
+    home that has an index, used with C(--work-tree=~)), asked with C(git ls-files --error-unmatch) as the
+    account (no hooks, no pager, bounded time), or read from the index file without git, and left alone when
+    the index cannot be read; a file chezmoi copies (an entry in its source directory, or a file in an
+    C(exact_) directory) or dotdrop installs (a C(dst) in its C(config.yaml)).
+  - A file the program reads that no tool owns may still be written (the tmux line in
+    C(~/.config/tmux/tmux.conf) beside a tracked C(~/.tmux.conf)); the manager never rewrites a file it does
+    not track, so the two converge.
   - An O(accounts[].files[].kind=absent) entry removes a file the collection owned before, when it is still a
     regular file of the account.
   - Everything is planned before anything is written; a problem with one account (a symlink to another user's
