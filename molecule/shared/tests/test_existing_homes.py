@@ -130,3 +130,25 @@ def test_accounts_that_cannot_log_in_are_skipped_with_a_note(target):
     assert target.root("test -f ~nell/.ssh/happyssh/rc && echo ok").strip() == "ok"
     again = apply_role('{"forwarding_users": ["nemo", "fern", "nell"]}')
     assert recap(again)["changed"] == 0
+
+
+def test_a_home_tracked_by_a_bare_repository_is_never_edited(target, agents):
+    """The bare-repository technique (git --git-dir=~/.cfg --work-tree=~) tracks ~/.ssh/rc, which
+    holds the recipe, and ~/.tmux.conf: both are reported, never edited, and the role converges."""
+    user = "yves"
+    fresh_account(target, user)
+    put(target, user, ".ssh/rc", FIRST_FORM)
+    put(target, user, ".tmux.conf", "set -g history-limit 5000\n")
+    git = "git --git-dir=$HOME/.cfg --work-tree=$HOME"
+    target.root(f"su - {user} -c 'git init -q --bare ~/.cfg && {git} config status.showUntrackedFiles no"
+                f" && {git} add .ssh/rc .tmux.conf && {git} -c user.name=y -c user.email=y@example.invalid"
+                f" commit -qm dotfiles'")
+    for _run in range(2):
+        proc = apply_role(f"forwarding_users={user}")
+        assert recap(proc)["failed"] == 0, proc.stdout[-3000:]
+        out = proc.stdout + proc.stderr
+        assert f"/home/{user}/.ssh/rc:1: line 1: the blog recipe" in out, out[-3000:]
+        assert f"/home/{user}/.ssh/rc is owned by" in out and "git" in out, out[-3000:]
+        assert target.run(user, f"{git} status --porcelain -uno").stdout.decode() == ""
+    assert recap(proc)["changed"] == 0, proc.stdout[-3000:]
+    assert cat(target, user, ".ssh/rc") == FIRST_FORM
