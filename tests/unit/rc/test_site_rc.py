@@ -131,3 +131,52 @@ def test_hot_path_has_one_copy():
         template = f.read()
     assert re.search(r'^hs_hot\(\)', template, re.M)
     assert 'hs_hot' not in keeper
+
+
+# An rc part of 0.2.0 (no hs_rc, no hot path: it left stdin to the keeper) with this keeper, as a
+# home has it between the keeper's update and the rc part's, or on a host of a shared home that
+# still runs the older role.
+RC_0_2_0 = '''hs_link=.ssh/ssh_auth_sock
+hs_timeout=2
+hs_x11=1
+hs_mode=login
+. %s
+'''
+
+
+@pytest.mark.skipif(shutil.which('xauth') is None, reason='xauth is not installed')
+def test_rc_part_of_0_2_0_keeps_working(env, shell):
+    with open(os.path.join(env.ssh, 'happyssh', 'rc'), 'w') as f:
+        f.write(RC_0_2_0 % env.script)
+    xauthority = os.path.join(env.home, 'xauthority')
+    owner = env.session('owner', tty=True)
+    result = env.login(shell, owner, tty=True, stdin=('MIT-MAGIC-COOKIE-1 %s\n' % COOKIE).encode(),
+                       extra={'DISPLAY': 'localhost:10.0', 'XAUTHORITY': xauthority})
+    assert result.stderr == b''
+    entries = xauth_entries(xauthority)
+    assert len(entries) == 1 and entries[0][0].endswith('unix:10') and entries[0][1:] == ['MIT-MAGIC-COOKIE-1', COOKIE]
+    assert env.target() == owner.sock
+    # A short connection with the live owner: the full rules keep it.
+    env.login(shell, env.session('short'))
+    assert env.target() == owner.sock
+    assert env.owner() == ['tty', owner.sock]
+
+
+def test_hot_path_never_reads_the_keeper(env, shell):
+    """A non-interactive login with a live owner decides in the rc part: the keeper is not read
+    (posh, without -O and -ef, reads it: the full rules decide there)."""
+    owner = env.session('owner', tty=True)
+    env.login(shell, owner, tty=True)
+    with open(env.script) as f:
+        keeper = f.read()
+    record = os.path.join(env.home, 'keeper-read')
+    with open(env.script, 'w') as f:
+        f.write(': >%s\n%s' % (record, keeper))
+    for _ in range(3):
+        result = env.login(shell, env.session('short'))
+        assert result.stderr == b''
+    assert env.owner() == ['tty', owner.sock]
+    assert os.path.exists(record) == (shell == ['posh'])
+    # An interactive login is not the hot path: the keeper decides.
+    env.login(shell, env.session('laptop', tty=True), tty=True)
+    assert os.path.exists(record)
