@@ -180,3 +180,15 @@ def test_hot_path_never_reads_the_keeper(env, shell):
     # An interactive login is not the hot path: the keeper decides.
     env.login(shell, env.session('laptop', tty=True), tty=True)
     assert os.path.exists(record)
+
+
+def test_hot_path_keeps_no_owner_whose_pid_is_not_an_sshd(env, shell):
+    """The owner's pid runs, but not an sshd (a pid taken again after its sshd was killed, its
+    socket left behind): neither the hot path nor the full rules keep it."""
+    owner = env.session('owner', tty=True, sshd_name='sleep')
+    env.point(owner.sock)
+    with open(env.state, 'w') as f:
+        f.write('tty %s\n' % owner.sock)
+    short = env.session('short')
+    env.login(shell, short)
+    assert env.target() == short.sock
