@@ -73,3 +73,22 @@ def test_site_rc_gets_the_cookie_and_xauth_gets_it_once(target, site):
     calls = [line for line in read(target, "xauth-calls.log").splitlines() if line.startswith("add ")]
     assert calls == [f"add unix:{screen} {proto} {cookie}"], calls
     assert f"unix:{number}" in out, out
+
+
+def test_short_connection_decides_on_the_hot_path(target, agents):
+    """With a live interactive owner, a short connection is decided in ~/.ssh/happyssh/rc: the
+    keeper is never read (a marker line put in front of it, as root, is never run), which rests
+    on the owner's sshd being named sshd* in /proc/<pid>/comm (sshd, or sshd-session from 9.8)."""
+    keeper = f"/home/{USER}/.ssh/happyssh/happyssh-link"
+    marker = f"/home/{USER}/keeper-read"
+    with target.session(USER, agents("desk")) as owner:
+        assert target.link_target(USER) == owner.sock
+        assert target.root(f"cat /proc/{owner.sshd_pid}/comm").startswith("sshd")
+        target.root(f"cp -p {keeper} {keeper}.orig && {{ echo ': >{marker}'; cat {keeper}.orig; }} >{keeper}")
+        try:
+            for _ in range(3):
+                target.run(USER, "true", agent=agents("ci"))
+            assert target.root(f"test -e {marker} && echo read || echo never").strip() == "never"
+            assert target.link_target(USER) == owner.sock
+        finally:
+            target.root(f"mv -f {keeper}.orig {keeper}; rm -f {marker}")
