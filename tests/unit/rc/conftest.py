@@ -12,7 +12,7 @@ in ~/.ssh/rc.
 
 Forwarded agents are real ssh-agents whose sockets sit where OpenSSH puts them:
 /tmp/ssh-XXXXXXXXXX/agent.<pid> (up to 10.0) or ~/.ssh/agent/s.<hash>.sshd.<pid>.<random>
-(10.1), <pid> being a stand-in for the session's sshd: a sleep whose argv[0] reads
+(10.1), <pid> being a stand-in for the session's sshd: a sleep run as "sshd" (its comm) whose argv[0] reads
 "sshd: root@pts/3" or "sshd: root@notty".
 
 The script scans /tmp/ssh-*, and other sessions on this host may have real root sockets
@@ -25,6 +25,7 @@ checkout and the venv stay at their paths, even under /tmp); paths the script se
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import getpass
 import os
@@ -103,6 +104,21 @@ def _namespace_works(tmp_dir):
     return result.returncode == 0
 
 
+_NAMED = tempfile.mkdtemp(prefix='happyssh-fake-sshd-', dir='/var/tmp' if os.access('/var/tmp', os.W_OK) else None)
+atexit.register(shutil.rmtree, _NAMED, True)
+
+
+def _named(program, name):
+    """A path that runs program under the process name name (the kernel names a process after the
+    file it executes: a symlink's own name)."""
+    directory = os.path.join(_NAMED, program)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    if not os.path.lexists(path):
+        os.symlink(shutil.which(program), path)
+    return path
+
+
 class Session:
     """One forwarded agent: a fake session sshd and a real ssh-agent at OpenSSH's path."""
 
@@ -118,12 +134,14 @@ class Session:
         # Registered first, so a session that fails half-way is still cleaned up.
         env.sessions.append(self)
         title = '%s: %s@%s' % (sshd_name, USER, 'pts/3' if tty else 'notty')
+        # Named as sshd names its process (/proc/<pid>/comm, what the hot path reads) and titled as
+        # it titles it (/proc/<pid>/cmdline, what the full rules read).
         if connection is None:
-            self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" sleep 300', title])
+            self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" "$1" 300', title, _named('sleep', sshd_name)])
         else:
             # The session's shell, a child of its sshd, carries SSH_CONNECTION (a hop's origin).
-            self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" bash -c "SSH_CONNECTION=\\"\\$0\\" sleep 300 & wait" "$1"',
-                                     title, connection])
+            self.sshd = self._spawn(['bash', '-c', 'exec -a "$0" "$2" -c "SSH_CONNECTION=\\"\\$0\\" sleep 300 & wait" "$1"',
+                                     title, connection, _named('bash', sshd_name)])
             agents.wait_until(self._children, 'the session shell of %s' % name)
         agents.wait_until(lambda: self._cmdline().startswith(title.encode()), 'the fake sshd %s' % name)
         pid = self.sshd.pid
