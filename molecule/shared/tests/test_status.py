@@ -18,6 +18,9 @@ def status(target, sub="status", sock=LINK, prefix=""):
     proc = target.run(USER, f"{prefix}{sock} {STATUS} {sub}", check=False)
     proc.elapsed = time.monotonic() - started
     proc.text = proc.stdout.decode() + proc.stderr.decode()
+    # The outputs of the last run, for the README's examples.
+    with open("/tmp/happyssh-status-examples.txt", "a") as log:
+        log.write(f"$ {sub} ({sock})\n{proc.text}exit {proc.returncode}\n\n")
     return proc
 
 
