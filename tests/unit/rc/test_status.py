@@ -90,6 +90,7 @@ def test_no_agent(env, shell):
     assert result.returncode != 0
     assert 'SSH_AUTH_SOCK is not set' in result.stdout
     assert 'no forwarded agent is connected' in todo(result)
+    assert '  (none)' in result.stdout
     repaired = run(env, shell, 'repair', '')
     assert repaired.returncode != 0
     assert env.target() is None
