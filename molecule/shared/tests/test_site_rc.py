@@ -86,7 +86,7 @@ def test_short_connection_decides_on_the_hot_path(target, agents):
         assert target.root(f"cat /proc/{owner.sshd_pid}/comm").startswith("sshd")
         target.root(f"cp -p {keeper} {keeper}.orig && {{ echo ': >{marker}'; cat {keeper}.orig; }} >{keeper}")
         try:
-            for _ in range(3):
+            for _attempt in range(3):
                 target.run(USER, "true", agent=agents("ci"))
             assert target.root(f"test -e {marker} && echo read || echo never").strip() == "never"
             assert target.link_target(USER) == owner.sock

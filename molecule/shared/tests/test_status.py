@@ -61,7 +61,11 @@ def test_alive_frozen_dead_and_repair(target, agents):
             assert "laptop-B" in target.keys_through_link(USER)
             assert status(target).returncode == 0
     # No agent left at all.
-    none = wait_for(lambda: (lambda p: p if "no forwarded agent" in p.text else None)(status(target)))
+    def no_agent():
+        proc = status(target)
+        return proc if "no forwarded agent" in proc.text else None
+
+    none = wait_for(no_agent)
     assert none and none.returncode != 0, none and none.text
 
 

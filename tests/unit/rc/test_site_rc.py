@@ -172,7 +172,7 @@ def test_hot_path_never_reads_the_keeper(env, shell):
     record = os.path.join(env.home, 'keeper-read')
     with open(env.script, 'w') as f:
         f.write(': >%s\n%s' % (record, keeper))
-    for _ in range(3):
+    for _attempt in range(3):
         result = env.login(shell, env.session('short'))
         assert result.stderr == b''
     assert env.owner() == ['tty', owner.sock]
