@@ -60,8 +60,8 @@ def test_alive_frozen_dead_and_repair(target, agents):
             assert target.link_target(USER) == second.sock
             assert "laptop-B" in target.keys_through_link(USER)
             assert status(target).returncode == 0
-    # No agent left at all.
-    def no_agent():
+
+    def no_agent():  # no agent left at all
         proc = status(target)
         return proc if "no forwarded agent" in proc.text else None
 
