@@ -204,13 +204,15 @@ def with_line(data, line, position):
 
 # ---------------------------------------------------------------- planning, as the account
 
-def plan_account(home, files, check_only, backup):
-    """Decide (and unless check_only, make) every change of one account. Runs as the account.
+def plan_account(home, files, check_only, backup, run=None):
+    """Decide (and unless check_only, make) every change of one account. Runs as the account;
+    `run` runs a command (AnsibleModule.run_command: git asked which dotfiles it tracks).
     Returns {'files': [{path, action, before, after, backup_file}], 'warnings': [...]}."""
     changes = []
     warnings = []
+    owners = Owners(home, run)
     for entry in files:
-        found, said = PLANNERS[entry['kind']](home, entry)
+        found, said = PLANNERS[entry['kind']](home, entry, owners)
         changes.extend(found)
         warnings.extend([said] if isinstance(said, str) else said or [])
     for item in changes:
@@ -230,7 +232,7 @@ def change(path, before, after, mode=None, dirs=None, write_to=None, dir_mode=No
                 write_to=write_to, dir_mode=dir_mode, backup_file=None)
 
 
-def plan_owned(home, entry):
+def plan_owned(home, entry, _owners=None):
     """A file of the collection's own: its whole content, rewritten when it differs."""
     path = entry['path']
     missing = check_parents(path, home)
@@ -247,7 +249,7 @@ def plan_owned(home, entry):
     return [change(path, before, content, mode, missing_dirs(home, path), dir_mode=entry.get('dir_mode'))], None
 
 
-def plan_include(home, entry):
+def plan_include(home, entry, owners):
     """One line a program must read: nothing to do when a file it reads holds the line; else the
     line goes into entry['path'], unless the user keeps that file to themselves (leave_alone) or
     another tool owns it (dotfile_owners.owner_of: a symlink farm, a git work tree, a copying
@@ -263,7 +265,6 @@ def plan_include(home, entry):
     reads = list(entry.get('reads') or [])
     if target not in reads:
         reads.append(target)
-    owners = Owners(home)
     contents = {}
     changes = []
     notes = []
@@ -295,15 +296,16 @@ def plan_include(home, entry):
 
 
 class Owners(object):
-    """dotfile_owners.owner_of for the files of one entry, each looked up once."""
+    """dotfile_owners.owner_of for the files of one account, each looked up once."""
 
-    def __init__(self, home):
+    def __init__(self, home, run=None):
         self.home = home
+        self.run = run
         self.seen = {}
 
     def of(self, path):
         if path not in self.seen:
-            self.seen[path] = dotfile_owners.owner_of(self.home, path)
+            self.seen[path] = dotfile_owners.owner_of(self.home, path, self.run)
         return self.seen[path]
 
 
@@ -338,7 +340,7 @@ def other_writers(home, entry, path, data, owners):
     return (data if keep else link_writers.without(data, findings)), notes
 
 
-def plan_absent(home, entry):
+def plan_absent(home, entry, _owners=None):
     """A file the collection owned before (0.1.0), removed when it is still a file of the account."""
     path = entry['path']
     if check_parents(path, home) is not None:

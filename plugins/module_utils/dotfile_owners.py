@@ -23,7 +23,6 @@ import re
 import shutil
 import stat
 import struct
-import subprocess
 
 GIT_TIMEOUT = 5
 INDEX_MAX = 64 << 20
@@ -57,21 +56,22 @@ class Owner(object):
         return 'Owner(%r, %r, %r)' % (self.manager, self.how, self.source)
 
 
-def owner_of(home, path):
+def owner_of(home, path, run=None):
     """Which tool owns the dotfile `path` of the account whose home is `home`: None when none is
     seen, else an Owner (manager name when it can tell, and the source to edit when it can be
     found). Checked in turn: a symlink on the way from home to path; a git repository whose work
     tree holds path and whose index lists it (or that cannot be read: then it may); chezmoi's and
     dotdrop's source. Files outside the home (system scope) are only checked for symlinks.
-    Reused by every writer of a user's file: owned -> report, never edit."""
+    Reused by every writer of a user's file: owned -> report, never edit. `run` runs git (the
+    module's run_command); without it the git index is read here."""
     found = symlink_owner(home, path)
     if found is not None or not inside(home, path):
         return found
-    for check in (git_owner, chezmoi_owner, dotdrop_owner):
-        found = check(home, path)
-        if found is not None:
-            return found
-    return None
+    found = git_owner(home, path, run)
+    for check in (chezmoi_owner, dotdrop_owner):
+        if found is None:
+            found = check(home, path)
+    return found
 
 
 def inside(home, path):
@@ -136,13 +136,13 @@ def link_manager(home, target):
 
 # ---------------------------------------------------------------- git work trees
 
-def git_owner(home, path):
+def git_owner(home, path, run=None):
     """A git repository whose work tree holds path and whose index lists it."""
     for repo, worktree, manager in git_candidates(home, path):
         if not path.startswith(os.path.join(worktree, '')):
             continue
         relative = os.path.relpath(path, worktree)
-        tracked = git_tracks(repo, worktree, relative)
+        tracked = git_tracks(repo, worktree, relative, run)
         if tracked is None:
             return Owner(manager, 'perhaps tracked by the git repository %s: its index could not be read' % repo,
                          path)
@@ -226,10 +226,10 @@ def worktree_of(repo, home):
     return os.path.normpath(expand_home(value, home) if value.startswith('~') else os.path.join(repo, value))
 
 
-def git_tracks(repo, worktree, relative):
+def git_tracks(repo, worktree, relative, run=None):
     """True or False when the repository's index lists relative, None when it cannot tell. The
-    git binary answers when there is one; else the index is read here."""
-    answer = git_ls_files(repo, worktree, relative)
+    git binary answers when there is one and a runner; else the index is read here."""
+    answer = git_ls_files(repo, worktree, relative, run)
     if answer is not None:
         return answer
     return index_lists(os.path.join(repo, 'index'), os.fsencode(relative), hash_size(repo))
@@ -243,22 +243,27 @@ def git_environment():
             'GIT_CONFIG_NOSYSTEM': '1', 'GIT_LITERAL_PATHSPECS': '1'}
 
 
-def git_ls_files(repo, worktree, relative):
-    """`git ls-files --error-unmatch`: True (listed), False (not listed), None (no git, refused,
-    too slow). Hooks and fsmonitor are off, so nothing of the repository's config runs."""
-    git = shutil.which('git', path=os.environ.get('PATH', os.defpath))
-    if git is None:
+def git_ls_files(repo, worktree, relative, run):
+    """`git ls-files --error-unmatch`, run by `run` (AnsibleModule.run_command): True (listed),
+    False (not listed), None (no runner, no git, refused, too slow). Hooks and fsmonitor are off,
+    so nothing of the repository's config runs; coreutils' timeout bounds it where it exists."""
+    path = os.environ.get('PATH', os.defpath)
+    git = shutil.which('git', path=path)
+    if run is None or git is None:
         return None
     command = [git, '--no-pager', '-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null',
                '--git-dir=' + repo, '--work-tree=' + worktree, 'ls-files', '--error-unmatch', '--', relative]
+    limit = shutil.which('timeout', path=path)
+    if limit is not None:
+        command = [limit, '-k', '1', str(GIT_TIMEOUT)] + command
     try:
-        done = subprocess.run(command, cwd=worktree, env=git_environment(), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.SubprocessError):
+        code, dummy, err = run(command, cwd=worktree, environ_update=git_environment(),
+                               expand_user_and_vars=False, handle_exceptions=False)
+    except OSError:
         return None
-    if done.returncode == 0:
+    if code == 0:
         return True
-    if done.returncode == 1 and b'did not match' in done.stderr:
+    if code == 1 and 'did not match' in err:
         return False
     return None
 

@@ -202,12 +202,12 @@ from ansible_collections.happyssh.agent.plugins.module_utils.account_files impor
     FilesError, as_account, plan_account)
 
 
-def run_accounts(accounts, check_only, backup):
+def run_accounts(accounts, check_only, backup, run=None):
     """Plan every account first, so a problem anywhere fails before any write; then write the
-    accounts that have changes, each as itself."""
-    plans = [as_account(a['user'], plan_account, a['home'], a['files'], True, backup) for a in accounts]
+    accounts that have changes, each as itself. `run` is the module's run_command (git)."""
+    plans = [as_account(a['user'], plan_account, a['home'], a['files'], True, backup, run) for a in accounts]
     if not check_only:
-        plans = [as_account(a['user'], plan_account, a['home'], a['files'], False, backup) if plan['files'] else plan
+        plans = [as_account(a['user'], plan_account, a['home'], a['files'], False, backup, run) if plan['files'] else plan
                  for a, plan in zip(accounts, plans)]
     return list(zip(accounts, plans))
 
@@ -240,7 +240,7 @@ def main():
         supports_check_mode=True,
     )
     try:
-        done = run_accounts(module.params['accounts'], module.check_mode, module.params['backup'])
+        done = run_accounts(module.params['accounts'], module.check_mode, module.params['backup'], module.run_command)
     except FilesError as exc:
         module.fail_json(msg=str(exc))
     files = []

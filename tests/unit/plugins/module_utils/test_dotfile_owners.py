@@ -45,6 +45,20 @@ def no_git(monkeypatch, tmp_path):
     assert shutil.which('git') is None
 
 
+class Runner(object):
+    """AnsibleModule.run_command as the module passes it, keeping each command it ran."""
+
+    def __init__(self):
+        self.commands = []
+
+    def __call__(self, args, cwd=None, environ_update=None, expand_user_and_vars=True, handle_exceptions=True):
+        assert not expand_user_and_vars and not handle_exceptions, 'paths are literal; errors are ours to take'
+        self.commands.append(args)
+        done = subprocess.run(args, cwd=cwd, env=dict(os.environ, **(environ_update or {})), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
 def write(home, relative, data=b'mine\n'):
     path = os.path.join(home, relative)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -113,13 +127,17 @@ def test_symlinked_directory_owns_the_files_below_it(home):
 def test_bare_repository_with_the_home_as_work_tree(home, with_git, request):
     bare(home, os.path.join(home, '.cfg'), '.ssh/rc', '.tmux.conf')
     untracked = write(home, '.screenrc')
+    run = Runner()
     if not with_git:
         request.getfixturevalue('no_git')
-    owner = do.owner_of(home, os.path.join(home, '.ssh/rc'))
+    owner = do.owner_of(home, os.path.join(home, '.ssh/rc'), run)
     assert owner.manager == 'git' and os.path.join(home, '.cfg') in owner.how and 'tracked' in owner.how
     assert owner.source == os.path.join(home, '.ssh/rc')
-    assert do.owner_of(home, untracked) is None
-    assert do.owner_of(home, os.path.join(home, '.config/tmux/tmux.conf')) is None
+    assert do.owner_of(home, untracked, run) is None
+    assert do.owner_of(home, os.path.join(home, '.config/tmux/tmux.conf'), run) is None
+    # git answers when there is one and the module's runner; else the index is read here.
+    assert bool(run.commands) == with_git
+    assert all('ls-files' in command for command in run.commands)
 
 
 @needs_git
@@ -154,10 +172,12 @@ def test_home_is_a_work_tree(home, with_git, request):
     git('init', '-q', home)
     git('-C', home, 'add', '.tmux.conf')
     git('-C', home, 'commit', '-qm', 'dotfiles')
+    run = Runner()
     if not with_git:
         request.getfixturevalue('no_git')
-    assert do.owner_of(home, os.path.join(home, '.tmux.conf')).manager == 'git'
-    assert do.owner_of(home, write(home, '.ssh/rc')) is None
+    assert do.owner_of(home, os.path.join(home, '.tmux.conf'), run).manager == 'git'
+    assert do.owner_of(home, write(home, '.ssh/rc'), run) is None
+    assert bool(run.commands) == with_git
 
 
 @needs_git
