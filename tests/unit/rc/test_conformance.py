@@ -97,12 +97,14 @@ def link_owner(env, case, sessions, side):
     owner = case.get('owner', 'none')
     if owner == 'none':
         return
-    sess = sessions[owner]
-    view = (lambda s: s.sock) if side == 'keeper' else (lambda s: s.real)
-    os.symlink(view(sess), env.sock)
+
+    def view(sess):
+        return sess.sock if side == 'keeper' else sess.real
+
+    os.symlink(view(sessions[owner]), env.sock)
     os.symlink(env.host_link if side == 'keeper' else env.sock, env.link)
-    kind, named = case.get('owner_file', [case.get('owner_kind'), owner])
-    kind = kind or ('tty' if sess.tty else 'notty')
+    tty = [spec.get('tty', False) for spec in case['sessions'] if spec['name'] == owner][0]
+    kind, named = case.get('owner_file', [case.get('owner_kind', 'tty' if tty else 'notty'), owner])
     with open(env.state, 'w') as handle:
         handle.write('%s %s\n' % (kind, view(sessions[named])))
 
@@ -121,7 +123,6 @@ def set_up(env, case, side):
     sessions = {}
     for spec in case.get('sessions', []):
         sessions[spec['name']] = make_session(env, spec)
-        sessions[spec['name']].tty = spec.get('tty', False)
     link_owner(env, case, sessions, side)
     for spec in case.get('sessions', []):
         spoil(env, sessions[spec['name']], spec)
@@ -129,7 +130,7 @@ def set_up(env, case, side):
     return sessions
 
 
-def name_of(env, sessions, path):
+def name_of(sessions, path):
     if path is None:
         return None
     for name, sess in sessions.items():
@@ -140,7 +141,7 @@ def name_of(env, sessions, path):
 
 def linked(env, sessions):
     target = env.target() if os.path.islink(env.sock) else None
-    return name_of(env, sessions, target)
+    return name_of(sessions, target)
 
 
 # ---------------------------------------------------------------- asking each side
