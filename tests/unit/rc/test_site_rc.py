@@ -184,8 +184,11 @@ def test_hot_path_never_reads_the_keeper(env, shell):
 
 def test_hot_path_keeps_no_owner_whose_pid_is_not_an_sshd(env, shell):
     """The owner's pid runs, but not an sshd (a pid taken again after its sshd was killed, its
-    socket left behind): neither the hot path nor the full rules keep it."""
+    socket left behind, nothing listening on it): the hot path does not keep it, and the full
+    rules, which let the agent's answer decide for such a pid (docs/protocol.md), replace it."""
     owner = env.session('owner', tty=True, sshd_name='sleep')
+    owner.agent.kill()
+    owner.agent.wait()
     env.point(owner.sock)
     with open(env.state, 'w') as f:
         f.write('tty %s\n' % owner.sock)
