@@ -26,6 +26,7 @@ import tempfile
 import time
 
 from ansible_collections.happyssh.agent.plugins.module_utils import dotfile_owners, link_writers
+from ansible_collections.happyssh.agent.plugins.module_utils.file_kinds import lstat_or_none
 
 OLD_BLOCK_BEGIN = b'# BEGIN happyssh.agent %s (managed by Ansible)'
 OLD_BLOCK_END = b'# END happyssh.agent %s (managed by Ansible)'
@@ -94,15 +95,6 @@ def become(entry):
 
 
 # ---------------------------------------------------------------- reading safely
-
-def lstat_or_none(path):
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
-        return None
-
 
 def check_parents(path, top):
     """Every directory between top and path that exists must be ours (or root's) and not a

@@ -26,6 +26,8 @@ import tempfile
 import time
 from collections import namedtuple
 
+from ansible_collections.happyssh.agent.plugins.module_utils.file_kinds import WRITABLE_BY_OTHERS, kind_of
+
 DEFAULT_SEARCH = ['/tmp/ssh-*/agent.*', '~/.ssh/agent/s.*.sshd.*']
 
 SSH2_AGENTC_REQUEST_IDENTITIES = 11
@@ -60,7 +62,7 @@ Candidate = namedtuple('Candidate', ['path', 'mtime', 'reason'])
 Session = namedtuple('Session', ['pid', 'kind', 'start'])
 
 
-class AuthSockError(Exception):
+class AgentLinkError(Exception):
     """A problem that fails the task; the message names the path concerned."""
 
 
@@ -142,7 +144,7 @@ def check_glob_root(root):
     else:
         readable = os.access(root, mode)
     if not readable:
-        raise AuthSockError('cannot read search directory %s' % root)
+        raise AgentLinkError('cannot read search directory %s' % root)
 
 
 def check_parent(path, uid):
@@ -151,35 +153,35 @@ def check_parent(path, uid):
     try:
         st = os.stat(parent)
     except OSError:
-        raise AuthSockError('parent directory %s of %s does not exist' % (parent, path))
+        raise AgentLinkError('parent directory %s of %s does not exist' % (parent, path))
     if not stat.S_ISDIR(st.st_mode):
-        raise AuthSockError('parent %s of %s is not a directory' % (parent, path))
+        raise AgentLinkError('parent %s of %s is not a directory' % (parent, path))
     if st.st_uid != uid:
-        raise AuthSockError('parent directory %s of %s is owned by uid %d, not by the user (uid %d)'
-                            % (parent, path, st.st_uid, uid))
+        raise AgentLinkError('parent directory %s of %s is owned by uid %d, not by the user (uid %d)'
+                             % (parent, path, st.st_uid, uid))
 
 
 def read_link(path):
     """Return (kind, target): kind is missing, symlink, file, directory or other."""
     try:
         st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            return 'symlink', os.readlink(path)
     except FileNotFoundError:
         return 'missing', None
     except OSError as exc:
-        raise AuthSockError('cannot read %s: %s' % (path, exc))
-    if stat.S_ISREG(st.st_mode):
-        return 'file', None
-    if stat.S_ISDIR(st.st_mode):
-        return 'directory', None
-    return 'other', None
+        raise AgentLinkError('cannot read %s: %s' % (path, exc))
+    kind = kind_of(st)
+    if kind != 'symlink':
+        return kind, None
+    try:
+        return kind, os.readlink(path)
+    except OSError as exc:
+        raise AgentLinkError('cannot read %s: %s' % (path, exc))
 
 
 def require_link_or_missing(path, kind):
     if kind not in ('missing', 'symlink'):
         what = {'file': 'a regular file', 'directory': 'a directory'}.get(kind, 'not a symlink')
-        raise AuthSockError('%s exists and is %s; refusing to replace it' % (path, what))
+        raise AgentLinkError('%s exists and is %s; refusing to replace it' % (path, what))
 
 
 # ---------------------------------------------------------------- trust
@@ -202,7 +204,7 @@ def _directory_problem(directory, uid):
         return 'parent is not a directory'
     if st.st_uid != uid:
         return 'directory not owned by user'
-    if st.st_mode & 0o022:
+    if st.st_mode & WRITABLE_BY_OTHERS:
         return 'directory writable by others'
     return None
 
@@ -669,13 +671,13 @@ def check_host_dir(host_dir, uid, create):
         except FileExistsError:
             pass
         except OSError as exc:
-            raise AuthSockError('cannot create %s: %s' % (host_dir, os_reason(exc)))
+            raise AgentLinkError('cannot create %s: %s' % (host_dir, os_reason(exc)))
     problem = _directory_problem(host_dir, uid)
     if problem == 'no such directory' and not create:
         return False
     if problem is not None:
         # The check is written for a socket's directory: here the path itself is the directory.
         problem = 'not a directory' if problem == 'parent is not a directory' else problem
-        raise AuthSockError('%s is not a private directory of the user (%s); refusing to keep the link there'
-                            % (host_dir, problem))
+        raise AgentLinkError('%s is not a private directory of the user (%s); refusing to keep the link there'
+                             % (host_dir, problem))
     return True

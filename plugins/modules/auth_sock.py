@@ -272,7 +272,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import (
-    DEFAULT_SEARCH, MESSAGE_LIST_MAX, AuthSockError, acquire_lock, check_host_dir, check_parent,
+    DEFAULT_SEARCH, MESSAGE_LIST_MAX, AgentLinkError, acquire_lock, check_host_dir, check_parent,
     choose_live, default_host_dir, default_link_path, describe_candidates, find_candidates,
     host_link_path, link_problem, lock_holder, read_link, record_owner, release_lock, remove_if_present,
     replace_link, require_link_or_missing, user_home)
@@ -339,7 +339,7 @@ def anchor(path, host_link):
         try:
             replace_link(path, host_link)
         except OSError as exc:
-            raise AuthSockError('cannot point %s at %s: %s' % (path, host_link, exc))
+            raise AgentLinkError('cannot point %s at %s: %s' % (path, host_link, exc))
 
 
 def install_link(path, host_link, target, seen, uid, timeout, warn):
@@ -363,7 +363,7 @@ def install_link(path, host_link, target, seen, uid, timeout, warn):
             record_owner(host_link, target, warn)
         anchor(path, host_link)
     except OSError as exc:
-        raise AuthSockError('cannot repair %s: %s' % (host_link, exc))
+        raise AgentLinkError('cannot repair %s: %s' % (host_link, exc))
     finally:
         if locked:
             release_lock(lock_path)
@@ -396,7 +396,7 @@ def ensure_absent(path, check_mode=False, host_dir=None):
         for name in [path, host_link] + leftovers:
             remove_if_present(name)
     except OSError as exc:
-        raise AuthSockError('cannot remove %s: %s' % (path, exc))
+        raise AgentLinkError('cannot remove %s: %s' % (path, exc))
     finally:
         if locked:
             release_lock(lock_path)
@@ -449,7 +449,7 @@ def main():
         else:
             result = ensure_present(path, params['search'], params['prefer'], params['timeout'],
                                     module.check_mode, module.warn, params['host_dir'])
-    except AuthSockError as exc:
+    except AgentLinkError as exc:
         module.fail_json(msg=str(exc), path=path)
 
     if module._diff:

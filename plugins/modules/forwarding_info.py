@@ -189,8 +189,8 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.happyssh.agent.plugins.module_utils import sshd_settings as sshd_lib
+from ansible_collections.happyssh.agent.plugins.module_utils.file_kinds import WRITABLE_BY_OTHERS, kind_of
 
-GROUP_OR_OTHER_WRITE = 0o022
 # Login shells that run no session: sshd runs ~/.ssh/rc through the shell, so nothing of the role
 # would ever run for these accounts.
 NO_SESSION_SHELLS = ('nologin', 'false', 'git-shell')
@@ -204,20 +204,13 @@ def look(path):
         return dict(type='missing')
     except OSError as exc:
         return dict(type='unreadable', error=exc.strerror)
-    seen = dict(uid=st.st_uid, mode='0%o' % stat.S_IMODE(st.st_mode))
-    if stat.S_ISLNK(st.st_mode):
-        seen['type'] = 'symlink'
+    seen = dict(type=kind_of(st), uid=st.st_uid, mode='0%o' % stat.S_IMODE(st.st_mode))
+    if seen['type'] == 'symlink':
         seen['target'] = os.readlink(path)
         try:
             seen['target_uid'] = os.stat(path).st_uid
         except OSError:
             seen['target_uid'] = None
-    elif stat.S_ISDIR(st.st_mode):
-        seen['type'] = 'directory'
-    elif stat.S_ISREG(st.st_mode):
-        seen['type'] = 'file'
-    else:
-        seen['type'] = 'other'
     return seen
 
 
@@ -239,7 +232,7 @@ def account_problems(account, seen, link):
         if ssh.get('uid') != account['uid'] or (ssh['type'] == 'symlink' and ssh.get('target_uid') != account['uid']):
             problems.append('%s/.ssh of user %s is owned by %s; refusing to install an rc that sshd would run from it'
                             % (home, account['name'], owner_name(ssh.get('target_uid') or ssh.get('uid'))))
-        elif ssh['type'] == 'directory' and int(ssh['mode'], 8) & GROUP_OR_OTHER_WRITE:
+        elif ssh['type'] == 'directory' and int(ssh['mode'], 8) & WRITABLE_BY_OTHERS:
             problems.append('%s/.ssh of user %s is writable by group or others (mode %s); refusing to install an rc'
                             ' that sshd would run from it' % (home, account['name'], ssh['mode']))
     if seen[link]['type'] not in ('missing', 'symlink'):
