@@ -35,15 +35,18 @@ HOST = dict(
 )
 
 # What the role derives, rendered by a task file dropped into a copy of the role: the argument
-# specs of main validate the variables first, as they do before the role runs.
+# specs of main validate the variables first, as they do before the role runs; then the role's
+# own task that works out what applies on the host (taken from tasks/main.yml), and each
+# account's files as the render task makes them.
 DERIVE = """---
 - name: Validate the variables as the main entry point does
   ansible.builtin.validate_argument_spec:
     argument_spec: "{{ (lookup('ansible.builtin.file', role_path ~ '/meta/argument_specs.yml') | from_yaml).argument_specs.main.options }}"
+%s
 - name: Render each account's files as tasks/main.yml does
   ansible.builtin.set_fact:
     derived_files: "{{ __forwarding_user_files }}"
-  loop: "{{ __forwarding_seen.accounts }}"
+  loop: "{{ __forwarding_decided.seen.accounts }}"
   loop_control:
     loop_var: __forwarding_account
   register: derived
@@ -53,7 +56,7 @@ DERIVE = """---
     mode: "0600"
     content: "{{ {'wanted': __forwarding_wanted, 'parts': __forwarding_parts, 'look': __forwarding_look_paths,
                   'notes': __forwarding_notes, 'missing': __forwarding_missing_programs,
-                  'files': dict(__forwarding_seen.accounts | map(attribute='name')
+                  'files': dict(__forwarding_decided.seen.accounts | map(attribute='name')
                                 | zip(derived.results | map(attribute='ansible_facts.derived_files')))} | to_json }}"
 """
 
@@ -91,6 +94,14 @@ def playbook_command():
     return found
 
 
+def decision_task():
+    """The task of tasks/main.yml that works out what applies on the host, as YAML."""
+    tasks = [task for task in load(ROLE, 'tasks', 'main.yml')
+             if '__forwarding_decided' in (task.get('ansible.builtin.set_fact') or {})]
+    assert len(tasks) == 1
+    return yaml.safe_dump(tasks, sort_keys=False, width=1000).rstrip('\n')
+
+
 @pytest.fixture
 def role_copy():
     """A copy of the role in roles/forwarding of a scratch directory, with the derive task file."""
@@ -99,7 +110,7 @@ def role_copy():
         role = os.path.join(top, 'roles', 'forwarding')
         shutil.copytree(ROLE, role)
         with open(os.path.join(role, 'tasks', 'derive.yml'), 'w') as handle:
-            handle.write(DERIVE)
+            handle.write(DERIVE % decision_task())
         with open(os.path.join(top, 'play.yml'), 'w') as handle:
             handle.write(PLAY)
         yield role
