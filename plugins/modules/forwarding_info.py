@@ -50,12 +50,14 @@ options:
     type: str
     default: .ssh/ssh_auth_sock
   paths:
-    description: Paths relative to each home directory that the role may write or read.
+    description:
+      - Paths relative to each home directory that the role may write or read. The role passes every dotfile of its
+        parts (C(__forwarding_look_paths), derived from its table of parts), so a new part is looked at too.
+      - The home directory, C(.ssh) and O(link) are always looked at.
+      - Before 0.3.0 the default was the role's dotfiles of the time.
     type: list
     elements: str
-    default: [.ssh, .ssh/rc, .ssh/happyssh, .tmux.conf, .config/tmux/tmux.conf, .screenrc, .bashrc, .zshrc, .profile,
-              .bash_profile, .bash_login, .zshenv, .zprofile, .zlogin, .kshrc, .mkshrc, .cshrc, .tcshrc, .login,
-              .config/fish/config.fish]
+    default: []
   scope:
     description: V(system) also lists the homes whose own C(~/.ssh/rc) makes sshd skip C(/etc/ssh/sshrc).
     type: str
@@ -355,11 +357,7 @@ def main():
         argument_spec=dict(
             users=dict(type='list', elements='str', default=[]),
             link=dict(type='str', default='.ssh/ssh_auth_sock'),
-            paths=dict(type='list', elements='str',
-                       default=['.ssh', '.ssh/rc', '.ssh/happyssh', '.tmux.conf', '.config/tmux/tmux.conf',
-                                '.screenrc', '.bashrc', '.zshrc', '.profile', '.bash_profile', '.bash_login',
-                                '.zshenv', '.zprofile', '.zlogin', '.kshrc', '.mkshrc', '.cshrc', '.tcshrc',
-                                '.login', '.config/fish/config.fish']),
+            paths=dict(type='list', elements='str', default=[]),
             scope=dict(type='str', default='user', choices=['user', 'system']),
         ),
         supports_check_mode=True,

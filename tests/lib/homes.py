@@ -34,7 +34,7 @@ def role_yaml(*parts):
 
 def include_line(part):
     """The line the role adds to a user's dotfile for a part (rc, tmux, screen, prompt)."""
-    return role_yaml('vars', 'main.yml')['__forwarding_lines'][part]
+    return role_yaml('vars', 'main.yml')['__forwarding_part_table'][part]['line']
 
 
 def render(template, **variables):
