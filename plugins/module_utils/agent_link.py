@@ -7,7 +7,7 @@
 """The agent link, Python side: trust, liveness, choice, loops, lock and replacement.
 
 The shell side is roles/forwarding/files/happyssh-link; both follow docs/protocol.md, and
-tests/unit/rc/test_conformance.py runs the same cases against both. Nothing here imports Ansible, so the
+tests/unit/protocol/test_conformance.py runs the same cases against both. Nothing here imports Ansible, so the
 modules and the tests use it alike.
 """
 

@@ -45,3 +45,8 @@ def _expose_collection():
 
 
 _expose_collection()
+
+
+# The keeper's fixtures (a home with the rc part as the role installs it, the shells, sessions
+# with real agents), for the tests of the role's files, of the protocol and of the test library.
+from keeper_env import env, path_without_timeout, rendered, shell  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import,import-error

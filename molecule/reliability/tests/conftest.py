@@ -3,13 +3,10 @@ and the figures file they fill."""
 
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared", "tests"))
-
-from harness import agents, target  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
+from harness import agents, target  # noqa: F401 pylint: disable=unused-import
 
 RESULTS = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), ".cache", "reliability")
 

@@ -5,13 +5,11 @@ Each scenario's conftest.py takes the fixtures from here."""
 
 import os
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "lib"))
-import agents as agent_lib  # noqa: E402 pylint: disable=wrong-import-position,import-error
+import agents as agent_lib  # pylint: disable=import-error
 
 KEY = os.environ["HAPPYSSH_KEY"]
 

@@ -1,5 +1,5 @@
 """`happyssh status` and `repair` from the host, against a real sshd, real forwarded agents and
-real tmux, in each state the command reports (the hop loop is covered by tests/unit/rc)."""
+real tmux, in each state the command reports (the hop loop is covered by tests/unit/roles/forwarding/files/test_happyssh_status.py)."""
 
 import os
 import signal

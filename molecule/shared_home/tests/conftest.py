@@ -3,15 +3,12 @@
 harness's agents (the default scenario's harness)."""
 
 import os
-import sys
 
 import pytest
 import testinfra.utils.ansible_runner
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "tests"))
-
-from harness import agents  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
-from two_hosts import Host  # noqa: E402  pylint: disable=wrong-import-position
+from harness import agents  # noqa: F401 pylint: disable=unused-import
+from two_hosts import Host
 
 
 @pytest.fixture(scope="session")

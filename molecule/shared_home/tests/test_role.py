@@ -5,14 +5,12 @@ collection's files through one include line, never two."""
 
 import os
 import shlex
-import sys
 
 import pytest
 
 from harness import run_playbook
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "lib"))
-import homes  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import homes  # pylint: disable=import-error
 
 CONVERGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "converge.yml")
 USERS = ("alice", "bob")

@@ -14,7 +14,6 @@ import shutil
 import stat
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -22,8 +21,7 @@ import pytest
 
 from ansible.module_utils import basic
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'lib'))
-from agents import FakeAgent, stale_socket  # noqa: E402 pylint: disable=wrong-import-position,import-error
+from agents import FakeAgent, stale_socket  # pylint: disable=import-error
 from ansible_collections.happyssh.agent.plugins.module_utils import agent_link
 from ansible_collections.happyssh.agent.plugins.modules import auth_sock
 

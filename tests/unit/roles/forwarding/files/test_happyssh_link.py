@@ -640,13 +640,3 @@ def test_attach_from_a_hop_changes_nothing(env, shell):
     client = env.spawn(['sleep', '300'], variables)
     env.hook(shell, 'attach', client.pid)
     linked(env, owner, 'tty')
-
-
-# Lint --------------------------------------------------------------------------------------------
-
-@pytest.mark.skipif(shutil.which('shellcheck') is None, reason='shellcheck is not installed')
-@pytest.mark.parametrize('name', ['happyssh/happyssh-link', 'happyssh/rc'])
-def test_shellcheck(env, name):
-    result = subprocess.run(['shellcheck', '-s', 'sh', os.path.join(env.ssh, name)],
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -18,13 +18,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
-import homes  # noqa: E402 pylint: disable=wrong-import-position,import-error
+import homes  # pylint: disable=import-error
+from homes import ROOT  # pylint: disable=import-error
 
 COOKIE = '0123456789abcdef0123456789abcdef'
 

@@ -14,9 +14,9 @@ import shutil
 import subprocess
 import time
 
-from conftest import PATH, USER  # pylint: disable=import-error
+from keeper_env import PATH, USER  # pylint: disable=import-error
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from homes import ROOT  # pylint: disable=import-error
 COMMAND = os.path.join(ROOT, 'roles', 'forwarding', 'files', 'happyssh')
 
 

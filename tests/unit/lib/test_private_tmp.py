@@ -22,7 +22,7 @@ import tempfile
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from homes import ROOT  # pylint: disable=import-error
 PRIVATE_TMP = os.path.join(ROOT, 'tests', 'lib', 'private-tmp')
 
 

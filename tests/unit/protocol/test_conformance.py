@@ -24,9 +24,9 @@ import yaml
 
 from ansible_collections.happyssh.agent.plugins.module_utils import agent_link
 from ansible_collections.happyssh.agent.plugins.modules import auth_sock
+from homes import ROOT  # pylint: disable=import-error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 PROTOCOL = os.path.join(ROOT, 'docs', 'protocol.md')
 NOBODY = 65534
 OTHER_HOST = 'hostb'

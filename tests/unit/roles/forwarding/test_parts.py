@@ -23,7 +23,7 @@ import tempfile
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from homes import ROOT  # pylint: disable=import-error
 ROLE = os.path.join(ROOT, 'roles', 'forwarding')
 
 # A made-up look at a host: tmux 3.3 and screen installed, a bash and a zsh account.

@@ -4,7 +4,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fixtures for running ~/.ssh/rc and the link keeper the way sshd runs them.
+"""Fixtures for running ~/.ssh/rc and the link keeper the way sshd runs them (tests/unit/conftest.py
+makes them the fixtures of every unit test).
 
 The home gets the rc part as the role installs it (tests/lib/homes.py): the keeper as shipped in
 roles/forwarding/files, the role's rc.j2 rendered with its defaults, and the role's include line
@@ -43,11 +44,10 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
-import agents  # noqa: E402 pylint: disable=wrong-import-position,import-error
-import homes  # noqa: E402 pylint: disable=wrong-import-position,import-error
-from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import host_hash  # noqa: E402
+import agents  # pylint: disable=import-error
+import homes  # pylint: disable=import-error
+from homes import ROOT  # pylint: disable=import-error
+from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import host_hash
 PRIVATE_TMP = os.path.join(ROOT, 'tests', 'lib', 'private-tmp')
 PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 USER = getpass.getuser()
