@@ -109,11 +109,20 @@ def test_a_home_dotdrop_installs_is_never_edited_and_converges_beside_it(target,
                         " \\; show-environment -g SSH_AUTH_SOCK")
     assert "history-limit 6000" in out and f"SSH_AUTH_SOCK={home}/.ssh/ssh_auth_sock" in out, out
 
-    laptop, rsync = agents("laptop"), agents("rsync")
+    laptop, rsync, desk = agents("laptop"), agents("rsync"), agents("desk")
     with target.session(user, laptop) as owner:
         assert_link_stays_with(target, user, owner, "laptop")
         short_connections(target, user, rsync)
         assert_link_stays_with(target, user, owner, "laptop")
+        code, out = as_user(target, user, "tmux -L dd new-session -d -s work"
+                            " 'echo \"$SSH_AUTH_SOCK\" >~/pane-sock; exec sleep 600'"
+                            " && for i in $(seq 50); do [ -s ~/pane-sock ] && break; sleep 0.1; done")
+        assert code == 0, out
+    # The pane from before the disconnect uses the agent of the next login.
+    with target.session(user, desk):
+        code, out = as_user(target, user, 'SSH_AUTH_SOCK="$(cat ~/pane-sock)" timeout 5 ssh-add -l')
+        assert "desk" in out, out
+    as_user(target, user, "tmux -L dd kill-server")
 
 
 def converge_beside_dotdrop(target, user):
