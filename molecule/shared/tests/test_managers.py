@@ -66,6 +66,9 @@ def dotdrop_home(target, user):
     """An account whose ~/.tmux.conf, ~/.screenrc and ~/.ssh/rc (the blog recipe in it) dotdrop
     installs by copying from ~/dotfiles/dotfiles."""
     fresh_account(target, user)
+    # ~/.ssh made as sshd wants it: dotdrop would make it with the login's umask (002 where pam_umask
+    # gives user-private groups one), and sshd and the role refuse a group-writable ~/.ssh.
+    target.root(f"install -d -m 700 -o {user} -g {user} ~{user}/.ssh")
     put(target, user, "dotfiles/config.yaml", DOTDROP_CONFIG)
     put(target, user, DOTDROP_SOURCES[".tmux.conf"], "set -g history-limit 6000\n")
     put(target, user, DOTDROP_SOURCES[".screenrc"], "defscrollback 6000\n")
@@ -82,8 +85,8 @@ def test_a_home_dotdrop_installs_is_never_edited_and_converges_beside_it(target,
     before = fingerprints(target, user, DOTDROP_SOURCES)
     for _run in range(2):
         proc = apply_role(f"forwarding_users={user}")
-        assert recap(proc)["failed"] == 0, proc.stdout[-3000:]
         out = proc.stdout + proc.stderr
+        assert recap(proc)["failed"] == 0, out[-3000:]
         advice, counts = advice_by_file(out)
         assert counts == {f"{home}/{name}": 1 for name in WARNED}, out[-4000:]
         for name in WARNED:
