@@ -9,7 +9,9 @@ module utilities (the bottom floor: it imports nothing of the collection, nor An
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import stat
 
 # Mode bits that let group or others write: never in a directory we trust or a file we write.
@@ -33,3 +35,17 @@ def kind_of(st):
     if stat.S_ISREG(st.st_mode):
         return 'file'
     return 'other'
+
+
+def group_of_one(gid, uid):
+    """Whether the group gid has exactly one member, the account uid (a user-private group): its
+    write bit then lets nobody else write, and sshd on Debian (StrictModes) accepts it. Members are
+    the accounts whose primary group it is and the group's own member list."""
+    try:
+        group = grp.getgrgid(gid)
+        account = pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    primary = set(entry.pw_uid for entry in pwd.getpwall() if entry.pw_gid == gid)
+    listed = set(group.gr_mem)
+    return primary <= {uid} and listed <= {account.pw_name} and bool(primary or listed)

@@ -191,7 +191,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.happyssh.agent.plugins.module_utils import sshd_settings as sshd_lib
-from ansible_collections.happyssh.agent.plugins.module_utils.file_kinds import WRITABLE_BY_OTHERS, kind_of
+from ansible_collections.happyssh.agent.plugins.module_utils.file_kinds import WRITABLE_BY_OTHERS, group_of_one, kind_of
 
 # Login shells that run no session: sshd runs ~/.ssh/rc through the shell, so nothing of the role
 # would ever run for these accounts.
@@ -206,7 +206,7 @@ def look(path):
         return dict(type='missing')
     except OSError as exc:
         return dict(type='unreadable', error=exc.strerror)
-    seen = dict(type=kind_of(st), uid=st.st_uid, mode='0%o' % stat.S_IMODE(st.st_mode))
+    seen = dict(type=kind_of(st), uid=st.st_uid, gid=st.st_gid, mode='0%o' % stat.S_IMODE(st.st_mode))
     if seen['type'] == 'symlink':
         seen['target'] = os.readlink(path)
         try:
@@ -223,6 +223,14 @@ def owner_name(uid):
         return 'uid %d' % uid
 
 
+def writable_by_others(seen, uid):
+    """Group or others may write, beyond a user-private group's write bit (umask 002)."""
+    mode = int(seen['mode'], 8)
+    if mode & WRITABLE_BY_OTHERS & ~0o020:
+        return True
+    return bool(mode & 0o020) and not group_of_one(seen['gid'], uid)
+
+
 def account_problems(account, seen, link):
     """Why the role must not touch this account, each naming the path."""
     home = account['home']
@@ -234,7 +242,7 @@ def account_problems(account, seen, link):
         if ssh.get('uid') != account['uid'] or (ssh['type'] == 'symlink' and ssh.get('target_uid') != account['uid']):
             problems.append('%s/.ssh of user %s is owned by %s; refusing to install an rc that sshd would run from it'
                             % (home, account['name'], owner_name(ssh.get('target_uid') or ssh.get('uid'))))
-        elif ssh['type'] == 'directory' and int(ssh['mode'], 8) & WRITABLE_BY_OTHERS:
+        elif ssh['type'] == 'directory' and writable_by_others(ssh, account['uid']):
             problems.append('%s/.ssh of user %s is writable by group or others (mode %s); refusing to install an rc'
                             ' that sshd would run from it' % (home, account['name'], ssh['mode']))
     if seen[link]['type'] not in ('missing', 'symlink'):

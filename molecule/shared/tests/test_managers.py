@@ -66,8 +66,8 @@ def dotdrop_home(target, user):
     """An account whose ~/.tmux.conf, ~/.screenrc and ~/.ssh/rc (the blog recipe in it) dotdrop
     installs by copying from ~/dotfiles/dotfiles."""
     fresh_account(target, user)
-    # ~/.ssh made as sshd wants it: dotdrop would make it with the login's umask (002 where pam_umask
-    # gives user-private groups one), and sshd and the role refuse a group-writable ~/.ssh.
+    # ~/.ssh made private first, as most accounts have it: dotdrop would make it with the login's
+    # umask (002 where pam_umask gives user-private groups one).
     target.root(f"install -d -m 700 -o {user} -g {user} ~{user}/.ssh")
     put(target, user, "dotfiles/config.yaml", DOTDROP_CONFIG)
     put(target, user, DOTDROP_SOURCES[".tmux.conf"], "set -g history-limit 6000\n")

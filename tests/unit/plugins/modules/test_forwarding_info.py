@@ -78,3 +78,26 @@ def test_system_scope_without_accounts_reads_the_host(config, tmp_path):
     seen = fi.read_sshd(FakeModule(root=False), [])
     assert [(p['setting'], p['users']) for p in seen['sshd_problems']] == [('AllowAgentForwarding', [])]
     assert 'keep; set AllowAgentForwarding yes (best-effort' in seen['sshd_problems'][0]['message']
+
+
+# ---------------------------------------------------------------- ~/.ssh writable by others
+
+def seen_ssh(mode, gid, uid=0):
+    return {'.': dict(type='directory', uid=uid, gid=gid, mode='0700'),
+            '.ssh': dict(type='directory', uid=uid, gid=gid, mode=mode),
+            '.ssh/ssh_auth_sock': dict(type='missing')}
+
+
+ROOT_ACCOUNT = dict(name='root', uid=0, gid=0, home='/root')
+
+
+def test_user_private_group_may_write_to_ssh():
+    """umask 002 with a group of its own (Debian's user-private groups): sshd accepts it, so do we."""
+    assert fi.account_problems(ROOT_ACCOUNT, seen_ssh('0775', 0), '.ssh/ssh_auth_sock') == []
+
+
+@pytest.mark.parametrize('mode, gid', [('0775', 65534), ('0757', 0), ('0777', 0)])
+def test_ssh_writable_by_other_accounts_is_refused(mode, gid):
+    """A group that holds another account (nogroup is nobody's), or others' write bit."""
+    problems = fi.account_problems(ROOT_ACCOUNT, seen_ssh(mode, gid), '.ssh/ssh_auth_sock')
+    assert len(problems) == 1 and '/root/.ssh of user root is writable by group or others' in problems[0]
