@@ -620,8 +620,8 @@ def replace_link(path, target):
         raise
 
 
-def write_owner(path, target):
-    """Write the rc's state file <path>.owner (temp file + rename, mode 0600)."""
+def write_state(path, target):
+    """Write the state file <path>.owner, the keeper's $hs_state (temp file + rename, mode 0600)."""
     directory, base = os.path.split(path)
     fd, tmp = tempfile.mkstemp(prefix='.%s.owner.tmp.' % base, dir=directory)
     try:
@@ -638,11 +638,11 @@ def write_owner(path, target):
         raise
 
 
-def record_owner(path, target, warn):
+def record_state(path, target, warn):
     """Write the state file after a repair; the link is what counts, so a failed write
     (a full home) drops the old state file and warns instead of failing the repair."""
     try:
-        write_owner(path, target)
+        write_state(path, target)
     except OSError as exc:
         try:
             remove_if_present(path + '.owner')

@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Checks the symlink O(path) that long-lived shells (tmux or screen panes) use as E(SSH_AUTH_SOCK),
     and points it at a live SSH agent socket when it does not lead to one any more.
-  - The shell rc of this collection fixes the link whenever a new SSH connection arrives. This module does the same
+  - The link keeper of this collection (run by C(~/.ssh/rc)) fixes the link whenever a new SSH connection arrives. This module does the same
     from Ansible (a fleet run, a cron job, a handler) and reports what it saw, so it can also be used as a read-only
     probe in check mode.
   - An agent is live when it answers the way OpenSSH expects. The module connects to the UNIX socket, sends
@@ -26,7 +26,7 @@ description:
     real directory (not a symlink) owned by that user that is not writable by group or others. Sockets of other users
     are never chosen, even when they answer. The current link target must pass the same rule to be left alone.
   - Trusted candidates are probed in the order of O(prefer) and the first live one wins, so a large number of
-    stale sockets costs one refused connection each. The default order is the one the shell rc follows when a
+    stale sockets costs one refused connection each. The default order is the one the link keeper follows when a
     link's owner is gone, so the rc and this module agree.
   - A candidate whose agent is reached through O(path) itself is never chosen, because a hop back into this host
     (C(ssh -A) from a pane whose E(SSH_AUTH_SOCK) is the link) would make a loop. Such a session comes from this
@@ -87,7 +87,7 @@ options:
       - Which live candidate to choose when there are several.
       - V(interactive) takes a socket whose connection has a terminal first (a person works in it), then the
         connection that has lived longest (an editor or a tunnel), each read from the session's sshd in
-        C(/proc); sockets without a running sshd come last, newest first. This is the rule of the shell rc.
+        C(/proc); sockets without a running sshd come last, newest first. This is the rule of the link keeper.
       - V(newest) and V(oldest) go by the modification time of the socket only.
     type: str
     choices: [interactive, newest, oldest]
@@ -274,7 +274,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.happyssh.agent.plugins.module_utils.agent_link import (
     DEFAULT_SEARCH, MESSAGE_LIST_MAX, AgentLinkError, acquire_lock, check_host_dir, check_parent,
     choose_live, default_host_dir, default_link_path, describe_candidates, find_candidates,
-    host_link_path, link_problem, lock_holder, read_link, record_owner, release_lock, remove_if_present,
+    host_link_path, link_problem, lock_holder, read_link, record_state, release_lock, remove_if_present,
     replace_link, require_link_or_missing, user_home)
 
 
@@ -360,7 +360,7 @@ def install_link(path, host_link, target, seen, uid, timeout, warn):
                 return current, probe
         if current != target:
             replace_link(host_link, target)
-            record_owner(host_link, target, warn)
+            record_state(host_link, target, warn)
         anchor(path, host_link)
     except OSError as exc:
         raise AgentLinkError('cannot repair %s: %s' % (host_link, exc))

@@ -16,10 +16,10 @@ Forwarded agents are real ssh-agents whose sockets sit where OpenSSH puts them:
 (10.1), <pid> being a stand-in for the session's sshd: a sleep run as "sshd" (its comm) whose argv[0] reads
 "sshd: root@pts/3" or "sshd: root@notty".
 
-The script scans /tmp/ssh-*, and other sessions on this host may have real root sockets
+The keeper scans /tmp/ssh-*, and other sessions on this host may have real root sockets
 there (or would find ours). When unshare(1) works, every shell therefore runs in a private
 mount namespace whose /tmp is a bind mount of our own directory (tests/lib/private-tmp: the
-checkout and the venv stay at their paths, even under /tmp); paths the script sees
+checkout and the venv stay at their paths, even under /tmp); paths the keeper sees
 (/tmp/ssh-...) are mapped back with Env.real(). Without it (not root, no unshare) the real
 /tmp is used, and a live root socket of someone else there can change which one is picked.
 """
@@ -73,7 +73,7 @@ def _shell_available(name):
 
 @pytest.fixture(params=list(SHELLS))
 def shell(request):
-    """Each shell the script claims to support, skipped when not installed."""
+    """Each shell the keeper claims to support, skipped when not installed."""
     if not _shell_available(request.param):
         pytest.skip('%s is not installed' % request.param)
     return SHELLS[request.param]
@@ -202,7 +202,7 @@ class Session:
         """A frozen client: connecting still succeeds, nothing ever answers.
 
         'sigstop' stops the real agent; 'listener' puts a socket in its place that accepts and
-        never answers, and counts the connections (the script's probes) in self.probes.
+        never answers, and counts the connections (the keeper's probes) in self.probes.
         """
         if how == 'sigstop':
             self.agent.send_signal(signal.SIGSTOP)
@@ -253,7 +253,7 @@ class Session:
 
 
 class Env:
-    """A temporary HOME with the rendered rc and script, and helpers to run them."""
+    """A temporary HOME with the rendered rc part and the keeper, and helpers to run them."""
 
     def __init__(self, base, namespaced, pristine):
         self.base = base
@@ -278,7 +278,7 @@ class Env:
         self.servers = []
 
     def real(self, path, tmp=None):
-        """Where a path the script sees is, seen from here."""
+        """Where a path the keeper sees is, seen from here."""
         if self.namespaced and (path == '/tmp' or path.startswith('/tmp/')):
             return (tmp or self.tmp) + path[len('/tmp'):]
         return path
@@ -434,7 +434,7 @@ class Env:
         return self._run(shell + ['-c', command], variables, stdin, timeout)
 
     def hook(self, shell, *args, extra=None, timeout=20):
-        """Run the script as the tmux hook or the prompt hook do: sh happyssh-link MODE [ARG]."""
+        """Run the keeper as the tmux hook or the prompt hook do: sh happyssh-link MODE [ARG]."""
         return self._run(shell + [self.script] + [str(a) for a in args], extra or {}, b'', timeout)
 
     def target(self):

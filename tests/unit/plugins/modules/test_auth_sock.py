@@ -253,7 +253,7 @@ def test_dangling_link_is_repaired(box, run):
     assert result['reason'] == 'no such file'
     assert result['key_count'] == 2 and result['alive'] is True
     assert box.target() == agent
-    # the rc's state file, written atomically, nothing else left behind (no temp names, no lock)
+    # the state file (agent.owner), written atomically, nothing else left behind (no temp names, no lock)
     assert listing(box.ssh) == ['ssh_auth_sock']
     assert listing(box.host_dir) == ['agent', 'agent.owner']
     with open(box.host_link + '.owner') as owner:

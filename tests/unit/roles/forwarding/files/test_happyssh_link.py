@@ -86,7 +86,7 @@ def test_notty_login_does_not_probe_live_owner(env, shell):
 
 def test_notty_login_with_live_owner_runs_no_command(env, shell):
     if shell[0] == 'posh':
-        pytest.skip('posh has neither test -O nor -ef: the script falls back to ls, id and readlink')
+        pytest.skip('posh has neither test -O nor -ef: the keeper falls back to ls, id and readlink')
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     # A PATH with nothing but the shell: any command run would fail, loudly, on stderr.
