@@ -135,9 +135,10 @@ def test_tmux_config_loads_without_error(target):
     assert ("client-active[73] " in hooks) == (tmux_version(target) >= (3, 3)), hooks
 
 
-def attached(target, user, agent, session):
-    """A real terminal attached to tmux session `session` over `ssh -A -tt`, its screen output drained."""
-    conn = target.session(user, agent, command=f"sleep 1; exec tmux attach -t {session}")
+def attached(target, user, agent, session, then="exit"):
+    """A real terminal attached to tmux session `session` over `ssh -A -tt` (after a detach the
+    connection runs `then`), its screen output drained."""
+    conn = target.session(user, agent, command=f"sleep 1; tmux attach -t {session}; {then}")
     threading.Thread(target=lambda: [None for _ in iter(lambda: conn.proc.stdout.read1(4096), b"")],
                      daemon=True).start()
     return conn
@@ -149,10 +150,11 @@ def type_in(conn):
     conn.proc.stdin.flush()
 
 
-def tmux_client_pid(target, user, sock):
-    """The pid of the tmux client whose connection forwards `sock`."""
-    out = target.run(user, "for p in $(tmux list-clients -F '#{client_pid}'); do tr '\\0' '\\n' <\"/proc/$p/environ\""
-                           f" | grep -qx 'SSH_AUTH_SOCK={sock}' && echo $p; done; true").stdout.decode()
+def tmux_client(target, user, sock, field):
+    """A format field (client_pid, client_name) of the tmux client whose connection forwards `sock`."""
+    out = target.run(user, f"tmux list-clients -F '#{{client_pid}} #{{{field}}}' | while read -r p v; do"
+                           " tr '\\0' '\\n' <\"/proc/$p/environ\""
+                           f" | grep -qx 'SSH_AUTH_SOCK={sock}' && echo \"$v\"; done; true").stdout.decode()
     return out.strip()
 
 
@@ -166,14 +168,14 @@ def keepers_running(target, user, mode, pid):
 
 def test_tmux_link_follows_the_client_typed_in(target, agents):
     """Desktop and laptop attached to one session at once: panes use the agent of the one typed in;
-    a frozen client that becomes the active one never takes the link."""
+    when the active one leaves, the one that stays takes it; a frozen one never does."""
     if tmux_version(target) < (3, 3):
         pytest.skip("tmux before 3.3 has no client-active hook: only the attach hook follows clients there"
                     " (test_tmux_attach_follows_attaching_laptop)")
     user = "alice"
     laptop_a, laptop_b, laptop_c = agents("laptop-A"), agents("laptop-B"), agents("laptop-C")
     target.run(user, "tmux kill-session -t active 2>/dev/null; tmux new-session -d -s active")
-    with attached(target, user, laptop_a, "active") as desk:
+    with attached(target, user, laptop_a, "active", then="exec sleep 3600") as desk:
         assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
         with attached(target, user, laptop_b, "active") as laptop:
             assert wait_for(lambda: target.link_target(user) == laptop.sock), target.link_target(user)
@@ -183,23 +185,27 @@ def test_tmux_link_follows_the_client_typed_in(target, agents):
             type_in(laptop)
             assert wait_for(lambda: target.link_target(user) == laptop.sock), target.link_target(user)
             assert "laptop-B" in tmux_keys(target, user, "active:0.0")
-            frozen_client_never_takes_the_link(target, user, laptop_c, desk)
+        # The laptop, the active client, is gone: the desk is the active client again.
+        assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
+        assert "laptop-A" in tmux_keys(target, user, "active:0.0")
+        frozen_client_never_takes_the_link(target, user, laptop_c, desk)
     target.run(user, "tmux kill-server", check=False)
 
 
 def frozen_client_never_takes_the_link(target, user, agent, desk):
-    """A third client attaches, then its ssh client is stopped (a suspended laptop) and tmux makes it
-    the active client (a resize: it cannot type): the hook asks its agent, gets no answer within
-    the probe bound, and the link stays on the desk's agent."""
+    """A third client attaches, its ssh client is stopped (a suspended laptop), and the desk, the
+    active client, detaches: tmux makes the frozen client the active one, the hook asks its agent,
+    gets no answer within the probe bound, and the link stays on the desk's agent."""
     with attached(target, user, agent, "active") as frozen:
         assert wait_for(lambda: target.link_target(user) == frozen.sock), target.link_target(user)
         type_in(desk)
         assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
-        pid = tmux_client_pid(target, user, frozen.sock)
-        assert pid, "no tmux client of the third connection"
+        pid = tmux_client(target, user, frozen.sock, "client_pid")
+        desk_name = tmux_client(target, user, desk.sock, "client_name")
+        assert pid and desk_name, "the tmux clients of the desk and the frozen laptop"
         frozen.proc.send_signal(signal.SIGSTOP)
         try:
-            target.run(user, f"kill -WINCH {pid}")
+            target.run(user, f"tmux detach-client -t {desk_name}")
             # The hook runs for the frozen client and waits on its agent, then gives up.
             assert wait_for(lambda: keepers_running(target, user, "active", pid) > 0, timeout=5)
             assert wait_for(lambda: keepers_running(target, user, "active", pid) == 0, timeout=15)
