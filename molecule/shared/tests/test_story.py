@@ -139,9 +139,14 @@ def attached(target, user, agent, session, then="exit"):
     """A real terminal attached to tmux session `session` over `ssh -A -tt` (after a detach the
     connection runs `then`), its screen output drained."""
     conn = target.session(user, agent, command=f"sleep 1; tmux attach -t {session}; {then}")
-    threading.Thread(target=lambda: [None for _ in iter(lambda: conn.proc.stdout.read1(4096), b"")],
-                     daemon=True).start()
+    threading.Thread(target=drain, args=(conn.proc.stdout,), daemon=True).start()
     return conn
+
+
+def drain(stream):
+    """Read a terminal's output until it ends, so tmux never waits on a full pipe."""
+    while stream.read1(4096):
+        pass
 
 
 def type_in(conn):
