@@ -3,7 +3,9 @@ real tmux and screen: panes started before a disconnect keep a working agent
 after reconnecting with another agent."""
 
 import os
+import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -113,6 +115,109 @@ def test_tmux_attach_follows_attaching_laptop(target, agents):
             assert wait_for(lambda: target.link_target(user) == attach.sock), target.link_target(user)
             assert "laptop-B" in tmux_keys(target, user, "follow:0.0")
     target.run(user, "tmux kill-server", check=False)
+
+
+def tmux_version(target):
+    """tmux's version on the host as a tuple, e.g. (3, 1) for 3.1c."""
+    out = target.run("alice", "tmux -V").stdout.decode().split()[-1]
+    major, minor = out.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()))
+
+
+def test_tmux_config_loads_without_error(target):
+    """The same file on every tmux: read without an error, and the client-active hook set only
+    where tmux has it (3.3 and later)."""
+    out = target.run("alice", "tmux -L cfg-$$ -f /dev/null new-session -d \\; source-file ~/.ssh/happyssh/tmux.conf"
+                     " 2>&1; echo rc=$?; tmux -L cfg-$$ show-hooks -g; tmux -L cfg-$$ kill-server").stdout.decode()
+    loaded, hooks = out.split("\n", 1)
+    assert loaded == "rc=0", out
+    assert "client-attached[73] " in hooks, hooks
+    assert ("client-active[73] " in hooks) == (tmux_version(target) >= (3, 3)), hooks
+
+
+def attached(target, user, agent, session, then="exit"):
+    """A real terminal attached to tmux session `session` over `ssh -A -tt` (after a detach the
+    connection runs `then`), its screen output drained."""
+    conn = target.session(user, agent, command=f"sleep 1; tmux attach -t {session}; {then}")
+    threading.Thread(target=drain, args=(conn.proc.stdout,), daemon=True).start()
+    return conn
+
+
+def drain(stream):
+    """Read a terminal's output until it ends, so tmux never waits on a full pipe."""
+    while stream.read1(4096):
+        pass
+
+
+def type_in(conn):
+    """A person presses Enter in that terminal: tmux reads a key from that client."""
+    conn.proc.stdin.write(b"\r")
+    conn.proc.stdin.flush()
+
+
+def tmux_client(target, user, sock, field):
+    """A format field (client_pid, client_name) of the tmux client whose connection forwards `sock`."""
+    out = target.run(user, f"tmux list-clients -F '#{{client_pid}} #{{{field}}}' | while read -r p v; do"
+                           " tr '\\0' '\\n' <\"/proc/$p/environ\""
+                           f" | grep -qx 'SSH_AUTH_SOCK={sock}' && echo \"$v\"; done; true").stdout.decode()
+    return out.strip()
+
+
+def keepers_running(target, user, mode, pid):
+    """How many processes of the link keeper run in `mode` for client `pid` (the hook and its
+    subshells; a command line read from /proc ends in a NUL, here a space)."""
+    out = target.run(user, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <\"$f\" 2>/dev/null; echo; done"
+                           f" | grep -c '[h]appyssh-link {mode} {pid} ' || :").stdout.decode()
+    return int(out.strip() or 0)
+
+
+def test_tmux_link_follows_the_client_typed_in(target, agents):
+    """Desktop and laptop attached to one session at once: panes use the agent of the one typed in;
+    when the active one leaves, the one that stays takes it; a frozen one never does."""
+    if tmux_version(target) < (3, 3):
+        pytest.skip("tmux before 3.3 has no client-active hook: only the attach hook follows clients there"
+                    " (test_tmux_attach_follows_attaching_laptop)")
+    user = "alice"
+    laptop_a, laptop_b, laptop_c = agents("laptop-A"), agents("laptop-B"), agents("laptop-C")
+    target.run(user, "tmux kill-session -t active 2>/dev/null; tmux new-session -d -s active")
+    with attached(target, user, laptop_a, "active", then="exec sleep 3600") as desk:
+        assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
+        with attached(target, user, laptop_b, "active") as laptop:
+            assert wait_for(lambda: target.link_target(user) == laptop.sock), target.link_target(user)
+            type_in(desk)
+            assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
+            assert "laptop-A" in tmux_keys(target, user, "active:0.0")
+            type_in(laptop)
+            assert wait_for(lambda: target.link_target(user) == laptop.sock), target.link_target(user)
+            assert "laptop-B" in tmux_keys(target, user, "active:0.0")
+        # The laptop, the active client, is gone: the desk is the active client again.
+        assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
+        assert "laptop-A" in tmux_keys(target, user, "active:0.0")
+        frozen_client_never_takes_the_link(target, user, laptop_c, desk)
+    target.run(user, "tmux kill-server", check=False)
+
+
+def frozen_client_never_takes_the_link(target, user, agent, desk):
+    """A third client attaches, its ssh client is stopped (a suspended laptop), and the desk, the
+    active client, detaches: tmux makes the frozen client the active one, the hook asks its agent,
+    gets no answer within the probe bound, and the link stays on the desk's agent."""
+    with attached(target, user, agent, "active") as frozen:
+        assert wait_for(lambda: target.link_target(user) == frozen.sock), target.link_target(user)
+        type_in(desk)
+        assert wait_for(lambda: target.link_target(user) == desk.sock), target.link_target(user)
+        pid = tmux_client(target, user, frozen.sock, "client_pid")
+        desk_name = tmux_client(target, user, desk.sock, "client_name")
+        assert pid and desk_name, "the tmux clients of the desk and the frozen laptop"
+        frozen.proc.send_signal(signal.SIGSTOP)
+        try:
+            target.run(user, f"tmux detach-client -t {desk_name}")
+            # The hook runs for the frozen client and waits on its agent, then gives up.
+            assert wait_for(lambda: keepers_running(target, user, "active", pid) > 0, timeout=5)
+            assert wait_for(lambda: keepers_running(target, user, "active", pid) == 0, timeout=15)
+            assert target.link_target(user) == desk.sock
+            assert "laptop-A" in tmux_keys(target, user, "active:0.0")
+        finally:
+            frozen.proc.send_signal(signal.SIGCONT)
 
 
 def test_screen_windows_survive_reconnect(target, agents):

@@ -353,70 +353,103 @@ def test_prompt_without_candidate_leaves_dead_link(env, shell):
     assert env.target() == owner.sock
 
 
-# tmux attach hook --------------------------------------------------------------------------------
+# tmux attach and active hooks --------------------------------------------------------------------
 
 def client(env, sock):
     """A process standing in for the attaching tmux client, SSH_AUTH_SOCK in its environment."""
     return env.spawn(['sleep', '300'], {'PATH': '/usr/bin:/bin', 'SSH_AUTH_SOCK': sock.sock})
 
 
+@pytest.fixture(params=['attach', 'active'])
+def tmux_hook(request):
+    """The keeper's mode for tmux's client-attached hook and for its client-active hook (a client
+    becomes the one typed in): one set of rules, so every test of the attach hook runs for both."""
+    return request.param
+
+
 @pytest.mark.parametrize('layout', ['tmp', 'home'], ids=['openssh-10.0', 'openssh-10.1'])
-def test_attach_follows_client(env, shell, layout):
+def test_attach_follows_client(env, shell, layout, tmux_hook):
     """The hook has no socket of its own to read this host's hash from (OpenSSH 10.1 names): it
     computes it, and the attaching client's socket of this host is taken."""
     owner = env.session('owner', tty=True, layout=layout)
     env.login(shell, owner, tty=True)
     laptop = env.session('laptop', tty=True, layout=layout)
-    env.hook(shell, 'attach', client(env, laptop).pid)
+    env.hook(shell, tmux_hook, client(env, laptop).pid)
     linked(env, laptop, 'tty')
     assert env.through_link() == ['laptop']
 
 
-def test_attach_ignores_a_client_of_another_host(env, shell):
+def test_attach_ignores_a_client_of_another_host(env, shell, tmux_hook):
     owner = env.session('owner', tty=True, layout='home')
     env.login(shell, owner, tty=True)
     foreign = env.session('other-host', tty=True, layout='home', host='hostb')
-    env.hook(shell, 'attach', client(env, foreign).pid)
+    env.hook(shell, tmux_hook, client(env, foreign).pid)
     linked(env, owner, 'tty')
 
 
 @needs_root
-def test_attach_ignores_socket_of_another_user(env, shell):
+def test_attach_ignores_socket_of_another_user(env, shell, tmux_hook):
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     laptop = env.session('laptop', tty=True)
     os.chown(laptop.real, NOBODY, NOBODY)
-    env.hook(shell, 'attach', client(env, laptop).pid)
+    env.hook(shell, tmux_hook, client(env, laptop).pid)
     linked(env, owner, 'tty')
 
 
-def test_attach_ignores_socket_in_shared_directory(env, shell):
+def test_attach_ignores_socket_in_shared_directory(env, shell, tmux_hook):
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     laptop = env.session('laptop', tty=True)
     os.chmod(laptop.real_dir, 0o770)
-    env.hook(shell, 'attach', client(env, laptop).pid)
+    env.hook(shell, tmux_hook, client(env, laptop).pid)
     linked(env, owner, 'tty')
 
 
-def test_attach_ignores_hung_agent(env, shell):
+def test_attach_ignores_hung_agent(env, shell, tmux_hook):
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     laptop = env.session('laptop', tty=True)
     laptop.hang()
-    result = env.hook(shell, 'attach', client(env, laptop).pid)
+    result = env.hook(shell, tmux_hook, client(env, laptop).pid)
     assert result.elapsed < 10
     linked(env, owner, 'tty')
 
 
-def test_attach_to_gone_process_changes_nothing(env, shell):
+def test_attach_to_gone_process_changes_nothing(env, shell, tmux_hook):
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     gone = subprocess.Popen(['true'])
     gone.wait()
-    result = env.hook(shell, 'attach', gone.pid)
+    result = env.hook(shell, tmux_hook, gone.pid)
     assert result.stderr == b''
     linked(env, owner, 'tty')
+
+
+def test_active_follows_the_client_typed_in(env, shell):
+    """Desktop and laptop attached to one session: the link goes to whichever becomes active, and
+    back again."""
+    desk = env.session('desk', tty=True)
+    env.login(shell, desk, tty=True)
+    laptop = env.session('laptop', tty=True)
+    desk_client, laptop_client = client(env, desk), client(env, laptop)
+    env.hook(shell, 'active', laptop_client.pid)
+    linked(env, laptop, 'tty')
+    env.hook(shell, 'active', desk_client.pid)
+    linked(env, desk, 'tty')
+    assert env.through_link() == ['desk']
+
+
+def test_active_on_the_linked_client_makes_no_probe(env, shell):
+    """The client the link already leads to becomes active again (another window, a detach of
+    the other client): nothing is asked of its agent, not even a frozen one."""
+    desk = env.session('desk', tty=True)
+    env.login(shell, desk, tty=True)
+    desk.hang()
+    result = env.hook(shell, 'active', client(env, desk).pid)
+    assert desk.probes == 0
+    assert result.stderr == b''
+    linked(env, desk, 'tty')
 
 
 def fake_commands(env, **scripts):
@@ -632,11 +665,11 @@ def test_notty_login_never_picks_a_hop(env, shell):
     linked(env, editor, 'notty')
 
 
-def test_attach_from_a_hop_changes_nothing(env, shell):
+def test_attach_from_a_hop_changes_nothing(env, shell, tmux_hook):
     owner = env.session('owner', tty=True)
     env.login(shell, owner, tty=True)
     hop = env.session('hop', tty=True)
     variables = dict(os.environ, SSH_AUTH_SOCK=hop.sock, SSH_CONNECTION=hop_connection(env))
     client = env.spawn(['sleep', '300'], variables)
-    env.hook(shell, 'attach', client.pid)
+    env.hook(shell, tmux_hook, client.pid)
     linked(env, owner, 'tty')
