@@ -158,7 +158,7 @@ def ask_keeper(env, shell, case, sessions):
             else 'untrusted'
     if 'loops' in call:
         sess = sessions[call['loops']]
-        return 'loop' if keeper_call(env, shell, 'hs_loops', sess.sock, sess.connection or '') else 'no loop'
+        return 'loop' if keeper_call(env, shell, 'hs_leads_to_link', sess.sock, sess.connection or '') else 'no loop'
     if 'prompt' in call:
         env.hook(shell, 'prompt')
     else:
