@@ -22,7 +22,6 @@ import subprocess
 import pytest
 
 import homes  # pylint: disable=import-error
-from homes import ROOT  # pylint: disable=import-error
 
 COOKIE = '0123456789abcdef0123456789abcdef'
 
