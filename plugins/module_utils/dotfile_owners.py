@@ -244,21 +244,21 @@ def git_environment():
 
 
 def git_ls_files(repo, worktree, relative, run):
-    """`git ls-files --error-unmatch`, run by `run` (AnsibleModule.run_command): True (listed),
-    False (not listed), None (no runner, no git, refused, too slow). Hooks and fsmonitor are off,
-    so nothing of the repository's config runs; coreutils' timeout bounds it where it exists."""
+    """`git ls-files --error-unmatch`, run by `run` (AnsibleModule.run_command) in a bare
+    environment (env -i) and bounded by coreutils' timeout: True (listed), False (not listed), None
+    (no runner, no git, env or timeout, refused, too slow: the index is then read here). Hooks and
+    fsmonitor are off, so nothing of the repository's config runs."""
     path = os.environ.get('PATH', os.defpath)
-    git = shutil.which('git', path=path)
-    if run is None or git is None:
+    tools = [shutil.which(name, path=path) for name in ('timeout', 'env', 'git')]
+    if run is None or None in tools:
         return None
-    command = [git, '--no-pager', '-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null',
-               '--git-dir=' + repo, '--work-tree=' + worktree, 'ls-files', '--error-unmatch', '--', relative]
-    limit = shutil.which('timeout', path=path)
-    if limit is not None:
-        command = [limit, '-k', '1', str(GIT_TIMEOUT)] + command
+    limit, env, git = tools
+    bare = ['%s=%s' % item for item in sorted(git_environment().items())]
+    command = [limit, '-k', '1', str(GIT_TIMEOUT), env, '-i'] + bare + [
+        git, '--no-pager', '-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null',
+        '--git-dir=' + repo, '--work-tree=' + worktree, 'ls-files', '--error-unmatch', '--', relative]
     try:
-        code, dummy, err = run(command, cwd=worktree, environ_update=git_environment(),
-                               expand_user_and_vars=False, handle_exceptions=False)
+        code, dummy, err = run(command, cwd=worktree, expand_user_and_vars=False, handle_exceptions=False)
     except OSError:
         return None
     if code == 0:

@@ -114,8 +114,8 @@ missing_users:
 paths:
   description:
     - Per account name, per relative path, what is there, without following symlinks.
-    - C(type) is V(file), V(directory), V(symlink), V(missing) or V(other); C(mode) is "0NNN"; for a symlink
-      C(target) and C(target_uid) (V(null) when dangling).
+    - C(type) is V(file), V(directory), V(symlink), V(missing) or V(other); C(uid), C(gid) and C(mode) ("0NNN")
+      describe the path itself; for a symlink C(target) and C(target_uid) (V(null) when dangling).
   returned: always
   type: dict
 problems:
