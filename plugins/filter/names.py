@@ -38,10 +38,6 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.text.converters import to_text
-
-
 def names(value):
     """A list of names from a list, one name, or names separated by commas."""
     if not value:
@@ -49,8 +45,11 @@ def names(value):
     if isinstance(value, str):
         value = value.split(',')
     elif not isinstance(value, (list, tuple)):
+        # Imported here: the controller's errors have no place in a module's process, where the
+        # unit tests also run (importing them there changes how modules report warnings).
+        from ansible.errors import AnsibleFilterError  # pylint: disable=import-outside-toplevel
         raise AnsibleFilterError('names: expected a list or a comma-separated string, got %s' % type(value).__name__)
-    return [name for name in (to_text(item).strip() for item in value) if name]
+    return [name for name in (str(item).strip() for item in value) if name]
 
 
 class FilterModule(object):

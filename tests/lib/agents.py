@@ -76,6 +76,18 @@ def identities_reply(keys):
     return struct.pack('>I', len(body)) + body
 
 
+def accepted(listener, stop):
+    """The connections a listener with a timeout accepts, until stop is set or it is closed."""
+    while not stop.is_set():
+        try:
+            conn, dummy = listener.accept()
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        yield conn
+
+
 class FakeAgent:
     """A unix socket served by a thread. mode: keys, split, hang, garbage, failure, close."""
 
@@ -91,13 +103,7 @@ class FakeAgent:
         self.thread.start()
 
     def _serve(self):
-        while not self.done.is_set():
-            try:
-                conn, dummy = self.server.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
+        for conn in accepted(self.server, self.done):
             try:
                 self._answer(conn)
             except OSError:

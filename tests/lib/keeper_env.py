@@ -219,13 +219,7 @@ class Session:
         self.thread.start()
 
     def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, dummy = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
+        for conn in agents.accepted(self.listener, self.stop):
             self.held.append(conn)
 
     @property

@@ -40,6 +40,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from agents import accepted  # pylint: disable=import-error
 from ansible_collections.happyssh.agent.plugins.module_utils import agent_link
 
 MAX = agent_link.AGENT_MAX_LEN
@@ -123,11 +124,7 @@ class Peer:
         self.thread.start()
 
     def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, dummy = self.listener.accept()
-            except socket.timeout:
-                continue
+        for conn in accepted(self.listener, self.stop):
             self.conns.append(conn)
             conn.settimeout(0.05)
             return conn
