@@ -38,6 +38,7 @@ _value:
   elements: str
 """
 
+
 def names(value):
     """A list of names from a list, one name, or names separated by commas."""
     if not value:
